@@ -153,7 +153,7 @@ REGIONS = Table(
 
 LINKS = Table(
     name="links",
-    key=("origin", "destination", "kind", "year"),
+    key=("origin", "destination", "kind"),
     description="Directed or undirected links between regions or actors.",
     columns=(
         Column("origin", "string", True, "Origin region or actor", "起点"),
