@@ -1,0 +1,204 @@
+"""``clusteratlas measure …``: specialisation, Ellison–Glaeser and co-agglomeration over a file or
+the store, written to CSV or Parquet with plainly named columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from clusteratlas.console import err_console
+from clusteratlas.errors import InputError, StoreError
+
+measure_app = typer.Typer(
+    name="measure",
+    help="Measure specialisation and agglomeration 测度专业化与集聚.",
+    no_args_is_help=True,
+)
+
+_INPUT = typer.Option(None, "--input", help="Establishment records or region × industry "
+                      "aggregates (.csv, .parquet, .xlsx).")
+_PROJECT = typer.Option(None, "--project", help="Project folder: read its store's establishments.")
+_REGION = typer.Option("region_code", "--region", help="Region column.")
+_INDUSTRY = typer.Option("industry", "--industry", help="Industry column.")
+_WEIGHT = typer.Option("employment", "--weight",
+                       help="Activity column; 'count' counts establishment records.")
+_LEVEL = typer.Option(None, "--level", help="Roll region codes up: province, prefecture, county, "
+                      "or a number of leading code characters.")
+_KIND = typer.Option("auto", "--kind", help="auto, records or aggregates.")
+_OUT = typer.Option(None, "--out", help="Write the table here (.csv or .parquet).")
+_REGION_TOTALS = typer.Option(None, "--region-totals", help="Aggregate activity per region "
+                              "(columns region, value) defining x_i; default: all industries.")
+
+
+_REFERENCE = typer.Option(None, "--reference", help="Reference totals by industry (columns "
+                          "industry, value), e.g. national.")
+_BY = typer.Option("cell", "--by", help="cell (region × industry), industry or region.")
+_N_PLANTS = typer.Option(None, "--n-plants",
+                         help="Aggregates: column of establishment counts per cell.")
+_EQUAL_PLANTS = typer.Option(False, "--equal-plants",
+                             help="Aggregates: take H = 1/N (plants of equal size).")
+_MS = typer.Option(False, "--ms", help="Maurel–Sédillot (1999) index instead of EG.")
+_ALPHA = typer.Option(0.05, "--alpha", help="Significance level.")
+_INDUSTRIES = typer.Option(None, "--industries", help="Comma-separated industries (default: all).")
+
+
+def _read_file(path: Path, text_columns: list[str]) -> pd.DataFrame:
+    """A table from csv / parquet / xlsx; label columns read as text so codes keep leading zeros."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    dtype = {c: "string" for c in text_columns}
+    if suffix in (".csv", ".txt", ".tsv"):
+        sep = "\t" if suffix == ".tsv" else ","
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                frame = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise InputError(f"{path}: neither UTF-8 nor GB18030 text")
+    elif suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        frame = pd.read_excel(path, dtype=dtype)
+    else:
+        raise InputError(f"{path}: unsupported file type {suffix!r}; expected .csv, .parquet or "
+                         ".xlsx")
+    return frame
+
+
+def _load(input_path: Path | None, project: Path | None, text_columns: list[str]) -> pd.DataFrame:
+    if (input_path is None) == (project is None):
+        raise InputError("give exactly one of --input FILE or --project DIR")
+    if input_path is not None:
+        return _read_file(input_path, text_columns)
+    try:
+        from clusteratlas.store import Atlas  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise StoreError("this installation has no Atlas store; use --input FILE") from exc
+    return Atlas(project).table("establishments")
+
+
+def _weight(weight: str) -> str | None:
+    return None if weight.lower() in ("count", "none", "") else weight
+
+
+def _level(level: str | None) -> str | int | None:
+    if level is None:
+        return None
+    return int(level) if level.isdigit() else level
+
+
+def _reference(path: Path | None, industry: str) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    ref = _read_file(path, ["industry", industry])
+    if "industry" not in ref.columns and industry in ref.columns:
+        ref = ref.rename(columns={industry: "industry"})
+    return ref
+
+
+def _region_totals(path: Path | None) -> pd.DataFrame | None:
+    return None if path is None else _read_file(path, ["region"])
+
+
+def _write(frame: pd.DataFrame, out: Path | None, what: str) -> None:
+    if out is None:
+        with pd.option_context("display.width", 160, "display.max_columns", 30):
+            typer.echo(frame.head(30).to_string(index=False))
+        if len(frame) > 30:
+            typer.echo(f"… {len(frame) - 30} more rows (use --out to write them all)")
+        return
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(out, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        raise InputError(f"--out {out}: expected a .csv or .parquet file name")
+    err_console.print(f"wrote {len(frame)} rows of {what} to {out}")
+
+
+def _notes(notes: list[str]) -> None:
+    for i, note in enumerate(notes, start=1):
+        err_console.print(f"[dim][{i}] {note}[/]", highlight=False)
+
+
+@measure_app.command("specialisation")
+def specialisation_cmd(
+    input_path: Path = _INPUT, project: Path = _PROJECT, region: str = _REGION,
+    industry: str = _INDUSTRY, weight: str = _WEIGHT, level: str = _LEVEL, kind: str = _KIND,
+    reference: Path = _REFERENCE,
+    by: str = _BY,
+    out: Path = _OUT,
+) -> None:
+    """Location quotients, Hoover, Krugman, locational Gini, HHI (区位商与专业化指数)."""
+    from clusteratlas.measure import specialisation
+
+    data = _load(input_path, project, [region, industry])
+    res = specialisation(data, region, industry, _weight(weight),
+                         reference=_reference(reference, industry), level=_level(level),
+                         kind=kind)  # type: ignore[arg-type]
+    tables = {"cell": res.table, "industry": res.by_industry, "region": res.by_region}
+    if by not in tables:
+        raise InputError(f"--by must be one of {sorted(tables)}; got {by!r}")
+    _notes(res.notes)
+    _write(tables[by], out, f"specialisation by {by}")
+
+
+def _eg_common(ms: bool, input_path: Path | None, project: Path | None, region: str,
+               industry: str, weight: str, level: str | None, kind: str, n_plants: str | None,
+               equal_plants: bool, alpha: float, region_totals: Path | None,
+               out: Path | None) -> None:
+    from clusteratlas.measure import ellison_glaeser, maurel_sedillot
+
+    data = _load(input_path, project, [region, industry])
+    fn = maurel_sedillot if ms else ellison_glaeser
+    res = fn(data, region, industry, _weight(weight), level=_level(level),
+             kind=kind,  # type: ignore[arg-type]
+             hhi="equal" if equal_plants else None, n_plants=n_plants, alpha=alpha,
+             region_totals=_region_totals(region_totals))
+    _notes(res.notes)
+    _write(res.table, out, "Maurel–Sédillot indices" if ms else "Ellison–Glaeser indices")
+
+
+@measure_app.command("eg")
+def eg_cmd(
+    input_path: Path = _INPUT, project: Path = _PROJECT, region: str = _REGION,
+    industry: str = _INDUSTRY, weight: str = _WEIGHT, level: str = _LEVEL, kind: str = _KIND,
+    n_plants: str = _N_PLANTS,
+    equal_plants: bool = _EQUAL_PLANTS,
+    ms: bool = _MS,
+    alpha: float = _ALPHA,
+    region_totals: Path = _REGION_TOTALS, out: Path = _OUT,
+) -> None:
+    """Ellison–Glaeser γ per industry with its null test (EG 集聚指数)."""
+    _eg_common(ms, input_path, project, region, industry, weight, level, kind, n_plants,
+               equal_plants, alpha, region_totals, out)
+
+
+@measure_app.command("coagglomeration")
+def coagglomeration_cmd(
+    input_path: Path = _INPUT, project: Path = _PROJECT, region: str = _REGION,
+    industry: str = _INDUSTRY, weight: str = _WEIGHT, level: str = _LEVEL, kind: str = _KIND,
+    industries: str = _INDUSTRIES,
+    region_totals: Path = _REGION_TOTALS, out: Path = _OUT,
+) -> None:
+    """Ellison–Glaeser co-agglomeration γᶜ for every pair of industries (协同集聚)."""
+    from clusteratlas.measure import coagglomeration
+
+    data = _load(input_path, project, [region, industry])
+    chosen = [s.strip() for s in industries.split(",")] if industries else None
+    res = coagglomeration(data, chosen, region, industry, _weight(weight), level=_level(level),
+                          kind=kind,  # type: ignore[arg-type]
+                          region_totals=_region_totals(region_totals))
+    _notes(res.notes)
+    _write(res.table, out, "co-agglomeration pairs")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(measure_app, name="measure")
