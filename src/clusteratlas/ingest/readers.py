@@ -1,0 +1,413 @@
+"""Read CSV, TSV, Excel (.xlsx) and Parquet files as raw text, decoding UTF-8, UTF-8 with BOM and
+GB18030/GBK.
+
+Everything a reader returns is text: numbers are parsed, checked and corrected later by
+:mod:`clusteratlas.ingest.validate`, so that a value that cannot be parsed is quarantined with its
+original spelling instead of silently becoming missing.
+
+Delimited text is read by DuckDB's CSV reader with every column as ``VARCHAR`` and rejected records
+kept (``store_rejects``), so a record with too many or too few fields is not lost: it comes back with
+the raw line in ``_malformed`` and is quarantined as ``malformed_row``. GB18030 (a superset of GBK and
+GB2312) is not readable by DuckDB without a downloadable extension, so such files are first
+transcoded to a temporary UTF-8 file in fixed-size chunks (bounded memory).
+
+Two bookkeeping columns are added to every raw frame or relation:
+
+``_row``
+    1-based number of the record in the source (1 = first record after the header). When a file
+    has malformed records, numbers are assigned assuming one record per line.
+``_malformed``
+    The raw text of a record that could not be split into the header's fields, else missing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from clusteratlas.errors import InputError
+
+ROW = "_row"
+MALFORMED = "_malformed"
+
+DELIMITED = {".csv", ".tsv", ".tab", ".txt"}
+EXCEL = {".xlsx", ".xlsm"}
+PARQUET = {".parquet", ".pq"}
+SUPPORTED = sorted(DELIMITED | EXCEL | PARQUET)
+
+# How much of a file is inspected to choose its encoding; the rest is checked while transcoding
+# (GB18030) or by DuckDB's reader (UTF-8, bad records are quarantined).
+_SAMPLE_BYTES = 1 << 20
+_CHUNK_BYTES = 16 << 20
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class SourceInfo:
+    """What was learned about a source file while reading it."""
+
+    path: Path
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    columns: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (identifies a source for idempotent reloading)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file")
+    suffix = path.suffix.lower()
+    if suffix not in DELIMITED | EXCEL | PARQUET:
+        raise InputError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; expected one of "
+            f"{', '.join(SUPPORTED)}"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name}: file is empty (0 bytes)")
+    return suffix
+
+
+def detect_encoding(path: str | os.PathLike[str]) -> str:
+    """Name the text encoding of ``path``: ``utf-8``, ``utf-8-sig`` (with BOM) or ``gb18030``.
+
+    GB18030 covers GBK and GB2312, so files saved as either decode correctly. The first megabyte
+    decides; a file that is neither raises :class:`InputError` naming the likeliest encoding
+    (from ``charset-normalizer``) so the user knows what to convert from.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        sample = handle.read(_SAMPLE_BYTES)
+    if not sample:
+        raise InputError(f"{path.name}: file is empty (0 bytes)")
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{path.name}: file is UTF-16; re-save it as UTF-8 or GB18030")
+    if b"\x00" in sample:
+        raise InputError(f"{path.name}: contains NUL bytes; it is binary or corrupt, not a text table")
+    for encoding in ("utf-8", "gb18030"):
+        # an incremental decoder tolerates a multi-byte character cut at the end of the sample
+        try:
+            codecs.getincrementaldecoder(encoding)(errors="strict").decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    guess = _guess_encoding(sample)
+    raise InputError(
+        f"{path.name}: cannot decode as UTF-8 or GB18030/GBK"
+        + (f" (looks like {guess})" if guess else "")
+        + "; re-save the file as UTF-8"
+    )
+
+
+def _guess_encoding(sample: bytes) -> str | None:
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    best = from_bytes(sample[:65536]).best()
+    return best.encoding if best is not None else None
+
+
+def _sniff_delimiter(header: str, suffix: str) -> str:
+    if suffix in (".tsv", ".tab"):
+        return "\t"
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+@contextmanager
+def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> Iterator[Path]:
+    """Yield a UTF-8 version of ``path``: the file itself when it already is, else a temp copy.
+
+    The copy is written chunk by chunk with an incremental decoder, so memory stays bounded
+    whatever the file size; a byte sequence that is not valid in ``encoding`` raises
+    :class:`InputError` with its byte offset.
+    """
+    if encoding in ("utf-8", "utf-8-sig"):
+        yield path
+        return
+    size = path.stat().st_size
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv")
+    tmp = Path(tmp_name)
+    try:
+        done = 0
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while True:
+                chunk = src.read(_CHUNK_BYTES)
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"{path.name}: byte {done + exc.start} is not valid {encoding.upper()} "
+                        f"({exc.reason}); the file is corrupt or mixes encodings"
+                    ) from None
+                dst.write(text.encode("utf-8"))
+                if not chunk:
+                    break
+                done += len(chunk)
+                if progress is not None:
+                    progress("decode", done / size)
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
+    """The single value of a one-row, one-column query (fetching the result to its end)."""
+    return con.execute(sql).fetchall()[0][0]
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+_reject_counter = iter(range(1, 1 << 62))
+
+
+def load_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    relation: str,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+) -> SourceInfo:
+    """Read ``path`` into the temporary table ``relation`` of ``con``: all columns as text plus
+    ``_row`` and ``_malformed`` (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        Missing, empty, unsupported, undecodable or corrupt file; a file with no records.
+    """
+    path = Path(path)
+    suffix = _check_file(path)
+    if suffix in DELIMITED:
+        info = _load_delimited(con, path, relation, suffix, encoding, progress)
+    elif suffix in PARQUET:
+        info = _load_parquet(con, path, relation)
+    else:
+        frame = _read_excel(path)
+        info = SourceInfo(path=path, format="xlsx", columns=[str(c) for c in frame.columns])
+        _frame_to_relation(con, frame, relation)
+    n = scalar(con, f'SELECT count(*) FROM "{relation}"')
+    if n == 0:
+        raise InputError(f"{path.name}: has a header but no data rows")
+    return info
+
+
+def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
+                    encoding: str | None, progress: Progress | None) -> SourceInfo:
+    encoding = encoding or detect_encoding(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}") from None
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    try:
+        first_line = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
+    except UnicodeDecodeError:  # pragma: no cover - errors="replace" does not raise
+        first_line = ""
+    first_line = first_line.lstrip("\ufeff").split("\n", 1)[0]
+    if not first_line.strip():
+        raise InputError(f"{path.name}: the first line is empty; expected a header row")
+    delimiter = _sniff_delimiter(first_line, suffix)
+    info = SourceInfo(path=path, format=suffix.lstrip("."), encoding=encoding, delimiter=delimiter)
+    n = next(_reject_counter)
+    rej, scan = f"_rejects_{n}", f"_reject_scans_{n}"
+    with utf8_copy(path, encoding, progress) as utf8:
+        if progress is not None:
+            progress("read", 0.0)
+        try:
+            con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{relation}_0" AS SELECT * FROM read_csv('
+                f"{_sql_str(str(utf8))}, all_varchar=true, header=true, "
+                f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+                f"store_rejects=true, rejects_table='{rej}', rejects_scan='{scan}', "
+                f"strict_mode=true, null_padding=false)"
+            )
+        except duckdb.Error as exc:
+            raise InputError(f"{path.name}: cannot read as a delimited table: {_first_line(exc)}") from None
+    columns = [r[0] for r in con.sql(f'DESCRIBE "{relation}_0"').fetchall()]
+    info.columns = columns
+    _check_header(path, columns)
+    # one rejected record may produce several errors; keep one row per line
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{relation}_rej" AS '
+        f"SELECT line, any_value(csv_line) AS csv_line, any_value(error_type) AS error_type "
+        f'FROM "{rej}" GROUP BY line ORDER BY line'
+    )
+    n_rej = scalar(con, f'SELECT count(*) FROM "{relation}_rej"')
+    n_ok = scalar(con, f'SELECT count(*) FROM "{relation}_0"')
+    if n_ok == 0 and n_rej > 0:
+        raise InputError(
+            f"{path.name}: no record matches the header's {len(columns)} fields "
+            f"(delimiter {delimiter!r}); is this a delimited table?"
+        )
+    cols = ", ".join(f'"{c}"' for c in columns)
+    nulls = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns)
+    if n_rej == 0:
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{relation}" AS SELECT rowid + 1 AS {ROW}, '
+            f'NULL::VARCHAR AS {MALFORMED}, {cols} FROM "{relation}_0"'
+        )
+    else:
+        # Good record g (0-based) sits at data index g + (number of rejected records before it).
+        # With rejected data indices r_j sorted, "good records before reject j" is r_j - j, so an
+        # ASOF join on that quantity counts the rejects preceding each good record.
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{relation}_adj" AS SELECT (line - 2) - (row_number() '
+            f'OVER (ORDER BY line) - 1) AS good_before, row_number() OVER (ORDER BY line) AS k '
+            f'FROM "{relation}_rej"'
+        )
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{relation}" AS '
+            f"SELECT g.rowid + 1 + coalesce(a.k, 0) AS {ROW}, NULL::VARCHAR AS {MALFORMED}, "
+            + ", ".join(f'g."{c}"' for c in columns)
+            + f' FROM "{relation}_0" g ASOF LEFT JOIN "{relation}_adj" a ON g.rowid >= a.good_before '
+            f"UNION ALL SELECT line - 1 AS {ROW}, csv_line AS {MALFORMED}, {nulls} "
+            f'FROM "{relation}_rej"'
+        )
+    return info
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_header(path: Path, columns: list[str]) -> None:
+    if not columns:
+        raise InputError(f"{path.name}: no columns found in the header")
+    auto = [c for c in columns if re.fullmatch(r"column\d+", c)]
+    if len(auto) == len(columns) and len(columns) > 1:
+        raise InputError(f"{path.name}: the header row is empty")
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> SourceInfo:
+    try:
+        columns = [r[0] for r in con.sql(
+            f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()]
+        casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{relation}_0" AS SELECT {casts} '
+            f"FROM read_parquet({_sql_str(str(path))})"
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"{path.name}: not a readable Parquet file: {_first_line(exc)}") from None
+    con.execute(
+        f'CREATE OR REPLACE TEMP VIEW "{relation}" AS SELECT rowid + 1 AS {ROW}, '
+        f'NULL::VARCHAR AS {MALFORMED}, * FROM "{relation}_0"'
+    )
+    return SourceInfo(path=path, format="parquet", columns=columns)
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    import zipfile
+
+    try:
+        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(f"{path.name}: not a readable .xlsx workbook ({_first_line(exc)})") from None
+    except Exception as exc:  # openpyxl raises its own InvalidFileException and friends
+        raise InputError(f"{path.name}: not a readable .xlsx workbook ({_first_line(exc)})") from None
+    if frame.shape[1] == 0:
+        raise InputError(f"{path.name}: the first sheet is empty")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _frame_to_relation(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, relation: str) -> None:
+    """Register a frame of text as ``relation`` with ``_row``/``_malformed`` added if absent."""
+    text = pd.DataFrame(
+        {str(c): frame[c].astype("string") for c in frame.columns if c not in (ROW, MALFORMED)}
+    )
+    if ROW in frame.columns:
+        text.insert(0, ROW, pd.array(frame[ROW], dtype="Int64"))
+    else:
+        text.insert(0, ROW, pd.array(range(1, len(frame) + 1), dtype="Int64"))
+    if MALFORMED in frame.columns:
+        text.insert(1, MALFORMED, frame[MALFORMED].astype("string"))
+    else:
+        text.insert(1, MALFORMED, pd.array([None] * len(frame), dtype="string"))
+    con.register(f"{relation}_df", text)
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{relation}" AS SELECT * FROM "{relation}_df"')
+    con.unregister(f"{relation}_df")
+
+
+def read_raw(path: str | os.PathLike[str], encoding: str | None = None) -> tuple[pd.DataFrame, SourceInfo]:
+    """Read a file as a frame of text with its source header names, ``_row`` and ``_malformed``."""
+    con = duckdb.connect()
+    try:
+        info = load_raw(con, path, "raw", encoding=encoding)
+        frame = con.sql("SELECT * FROM raw ORDER BY _row").df()
+    finally:
+        con.close()
+    for c in frame.columns:
+        if c != ROW:
+            frame[c] = frame[c].astype("string")
+    frame[ROW] = frame[ROW].astype("Int64")
+    return frame, info
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    table: str = "establishments",
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV/TSV/Excel/Parquet file as text with its columns mapped to canonical names.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv``, ``.tsv``/``.tab``/``.txt``, ``.xlsx`` or ``.parquet``.
+    table : str
+        Canonical table the file holds (see :mod:`clusteratlas.schema`).
+    mapping : dict, optional
+        Explicit ``source column -> canonical column`` choices; built-in aliases do the rest.
+    encoding : str, optional
+        Override the detected text encoding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every value as text (``string`` dtype, missing cells ``<NA>``); mapped columns carry their
+        canonical names, other columns keep theirs; plus ``_row`` and ``_malformed`` (see the
+        module docstring). ``attrs`` records ``source``, ``encoding`` and ``column_map``.
+
+    Raises
+    ------
+    InputError
+        Unreadable, empty, undecodable file, or required columns that cannot be mapped.
+    """
+    from clusteratlas.ingest.mapping import resolve_columns
+
+    frame, info = read_raw(path, encoding)
+    colmap = resolve_columns(info.columns, table, mapping)
+    frame = frame.rename(columns=colmap)
+    frame.attrs.update(source=str(path), encoding=info.encoding, column_map=colmap)
+    return frame

@@ -1,0 +1,576 @@
+"""Validate raw text rows against a canonical table of :mod:`clusteratlas.schema`.
+
+Every input row ends in exactly one state, so that ``accepted + corrected + quarantined`` equals
+the number of rows read:
+
+accepted
+    Stored as given (after trimming surrounding white space; empty strings and the usual
+    missing-value markers ``NA``, ``N/A``, ``NULL``, ``nan``, ``-``, ``--``, ``—`` count as missing).
+corrected
+    Stored after a change recorded in the ledger with the reason, one of
+    ``full_width_digits`` (``１２０`` → 120), ``thousands_separator`` (``1,234`` → 1234),
+    ``year_from_date`` (``2015-03-01`` or ``2015年`` → 2015 in an integer year column),
+    ``swapped_lat_lon`` (latitude outside ±90° but a valid longitude, and longitude within ±90°:
+    the two are exchanged), ``located_approx`` (no coordinates; the centroid of the row's region or
+    address from a ``locate`` step, with ``location_approx`` set).
+quarantined
+    Not stored; the ledger keeps the reason, a detail naming column and value, and the original
+    values. Reasons, in the order they are checked (a row is counted under the first that applies;
+    the detail lists all): ``malformed_row`` (the record could not be split into the header's
+    fields), ``missing_required``, ``unparsable_number`` (also a non-integer in an integer column),
+    ``unparsable_value`` (a boolean that is not true/false), ``negative_value`` (a count or money
+    amount below zero: columns whose unit is persons, 10k CNY or share), ``incomplete_coordinates``
+    (only one of lon/lat), ``coordinates_out_of_range`` (outside ±180°/±90° after the swap check, or
+    the (0, 0) placeholder), ``unknown_industry`` (when a list of valid codes is given),
+    ``unknown_region`` (when a regions table is given), ``unresolved_location`` (a ``locate`` step
+    could not place the row), then among the remaining rows ``exact_duplicate`` (same values as an
+    earlier row: the first is kept, the repeats quarantined) and ``duplicate_conflict`` (same key as
+    another row but different values: every conflicting row is quarantined, since the data cannot
+    say which is right).
+
+The checks are SQL over DuckDB's vectorised engine (``TRY_CAST``, regular expressions, window and
+hash aggregates), so there is no Python loop over rows; a pandas frame is registered with DuckDB
+and checked by the same code as a file read straight into the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from clusteratlas import schema
+from clusteratlas.errors import InputError
+from clusteratlas.ingest.mapping import resolve_columns
+from clusteratlas.ingest.readers import MALFORMED, ROW, _frame_to_relation, scalar
+
+QUARANTINE_REASONS: tuple[str, ...] = (
+    "malformed_row",
+    "missing_required",
+    "unparsable_number",
+    "unparsable_value",
+    "negative_value",
+    "incomplete_coordinates",
+    "coordinates_out_of_range",
+    "unknown_industry",
+    "unknown_region",
+    "unresolved_location",
+    "exact_duplicate",
+    "duplicate_conflict",
+)
+CORRECTION_REASONS: tuple[str, ...] = (
+    "full_width_digits",
+    "thousands_separator",
+    "year_from_date",
+    "swapped_lat_lon",
+    "located_approx",
+)
+STATUSES: tuple[str, ...] = ("accepted", "corrected", "quarantined")
+
+# Units whose values cannot be negative (counts of persons, money amounts, fractional shares).
+NON_NEGATIVE_UNITS = frozenset({"persons", "10k CNY", "share"})
+
+MISSING_MARKERS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "nan", "NaN", "-", "--",
+                   "—", "——", "/")
+_WS = " \t\r\n\u3000\u00a0"
+_FULL = "０１２３４５６７８９．，－＋ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+_HALF = "0123456789.,-+ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
+
+# A locate step takes rows without coordinates (columns _row, region_code, address) and returns
+# _row, lon, lat (missing when it could not place the row), and optionally region_code and note.
+Locate = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass
+class ValidationResult:
+    """Outcome of validating one input.
+
+    Attributes
+    ----------
+    clean : pandas.DataFrame
+        Accepted and corrected rows, canonical columns and dtypes, in input order.
+    ledger : pandas.DataFrame
+        One row per corrected or quarantined input row: ``row`` (1-based record number in the
+        source), ``status``, ``reason``, ``detail``, ``original`` (the source values as JSON).
+    counts : pandas.DataFrame
+        ``status``, ``reason``, ``count`` (accepted rows have reason ``""``).
+    rows_read : int
+    notes : list of str
+        Things the reader should know, e.g. source columns that were not used.
+    """
+
+    clean: pd.DataFrame
+    ledger: pd.DataFrame
+    counts: pd.DataFrame
+    rows_read: int
+    notes: list[str] = field(default_factory=list)
+
+    def _n(self, status: str) -> int:
+        return int(self.counts.loc[self.counts["status"] == status, "count"].sum())
+
+    @property
+    def accepted(self) -> int:
+        return self._n("accepted")
+
+    @property
+    def corrected(self) -> int:
+        return self._n("corrected")
+
+    @property
+    def quarantined(self) -> int:
+        return self._n("quarantined")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _text_expr(src: str | None) -> str:
+    if src is None:
+        return "NULL::VARCHAR"
+    markers = ", ".join(_lit(m) for m in MISSING_MARKERS)
+    trimmed = f"trim(CAST({_q(src)} AS VARCHAR), {_lit(_WS)})"
+    return f"CASE WHEN {trimmed} IN ({markers}) THEN NULL ELSE {trimmed} END"
+
+
+@dataclass
+class _Check:
+    reason: str
+    cond: str      # SQL boolean on the parse stage
+    detail: str    # SQL string expression
+
+
+class _Plan:
+    """The SQL of one validation, built from the table spec and the column map."""
+
+    def __init__(self, spec: schema.Table, colmap: Mapping[str, str], *,
+                 industries: str | None = None, regions: str | None = None) -> None:
+        self.spec = spec
+        self.src = {canonical: source for source, canonical in colmap.items()}
+        self.industries = industries
+        self.regions = regions
+        self.stage1: list[str] = []   # text columns t_*
+        self.stage2: list[str] = []   # normalised text / parsed numbers
+        self.final: dict[str, str] = {}  # canonical column -> typed value expression
+        self.checks: list[_Check] = []
+        self.fixes: list[_Check] = []
+        self._build()
+
+    def _build(self) -> None:
+        spec = self.spec
+        coords = "lon" in spec.names and "lat" in spec.names
+        self.swap: str | None = None
+        for col in spec.columns:
+            c = col.name
+            t = f"t_{c}"
+            self.stage1.append(f"{_text_expr(self.src.get(c))} AS {_q(t)}")
+            if col.dtype in ("Float64", "Int64"):
+                self._numeric(col)
+            elif col.dtype == "boolean":
+                v = f"v_{c}"
+                self.stage2.append(
+                    f"CASE WHEN {t} IN ('是', 'Y', 'y') THEN true WHEN {t} IN ('否', 'N', 'n') "
+                    f"THEN false ELSE TRY_CAST({t} AS BOOLEAN) END AS {v}"
+                )
+                self.checks.append(_Check("unparsable_value", f"({t} IS NOT NULL AND {v} IS NULL)",
+                                          f"'{c}: \"' || {t} || '\" is not true/false'"))
+                self.final[c] = v
+            else:
+                h = f"h_{c}"
+                code_like = f"regexp_full_match(translate({t}, {_lit(_FULL)}, {_lit(_HALF)}), '[0-9A-Za-z.\\-]+')"
+                self.stage2.append(
+                    f"CASE WHEN {t} IS NOT NULL AND translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) <> {t} "
+                    f"AND {code_like} THEN translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) ELSE {t} END AS {h}"
+                )
+                self.fixes.append(_Check("full_width_digits", f"({h} IS DISTINCT FROM {t})",
+                                         f"'{c}: \"' || {t} || '\" -> \"' || {h} || '\" (full-width characters normalised)'"))
+                self.final[c] = h
+            if col.required:
+                self.checks.insert(0, _Check("missing_required", f"({t} IS NULL)",
+                                             f"'{c}: required value is missing'"))
+        # required checks first, in schema order
+        self.checks.sort(key=lambda ch: QUARANTINE_REASONS.index(ch.reason))
+        if coords:
+            self._coordinates()
+        if self.industries and "industry" in spec.names:
+            self.checks.append(_Check(
+                "unknown_industry",
+                f"(industry IS NOT NULL AND industry NOT IN (SELECT code FROM {self.industries}))",
+                "'industry: \"' || industry || '\" is not in the list of valid industry codes'"))
+        if self.regions and "region_code" in spec.names:
+            self.checks.append(_Check(
+                "unknown_region",
+                f"(region_code IS NOT NULL AND region_code NOT IN (SELECT code FROM {self.regions}))",
+                "'region_code: \"' || region_code || '\" is not in the regions table'"))
+
+    def _numeric(self, col: schema.Column) -> None:
+        c, t = col.name, f"t_{col.name}"
+        h, v = f"h_{c}", f"v_{c}"
+        self.stage2.append(f"translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) AS {h}")
+        thousands = f"regexp_full_match({h}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]*)?')"
+        number = f"CASE WHEN {thousands} THEN replace({h}, ',', '') ELSE {h} END"
+        self.fixes.append(_Check("full_width_digits", f"({h} <> {t})",
+                                 f"'{c}: \"' || {t} || '\" (full-width digits normalised)'"))
+        self.fixes.append(_Check("thousands_separator", f"coalesce({thousands}, false)",
+                                 f"'{c}: \"' || {t} || '\" -> ' || replace({h}, ',', '') || "
+                                 "' (thousands separators removed)'"))
+        if col.dtype == "Int64":
+            date = (f"regexp_full_match({h}, '[0-9]{{4}}\\s*年.*|[0-9]{{4}}[-/.][0-9]{{1,2}}"
+                    f"([-/.][0-9]{{1,2}})?([ T].*)?|(1[89]|20)[0-9]{{2}}(0[1-9]|1[0-2])[0-3][0-9]')")
+            number = f"CASE WHEN {date} THEN left({h}, 4) ELSE {number} END"
+            self.fixes.append(_Check("year_from_date", f"coalesce({date}, false)",
+                                     f"'{c}: \"' || {t} || '\" -> ' || left({h}, 4) || ' (year taken from date)'"))
+        self.stage2.append(f"TRY_CAST({number} AS DOUBLE) AS {v}")
+        bad = f"({t} IS NOT NULL AND ({v} IS NULL OR NOT isfinite({v})"
+        if col.dtype == "Int64":
+            bad += f" OR {v} <> round({v}) OR abs({v}) > 9e15"
+        bad += "))"
+        self.checks.append(_Check(
+            "unparsable_number", bad,
+            f"'{c}: \"' || {t} || '\" is not a" + (" whole" if col.dtype == "Int64" else "") + " number'"))
+        ok = f"CASE WHEN {bad} THEN NULL ELSE {v} END"
+        self.final[c] = f"CAST({ok} AS BIGINT)" if col.dtype == "Int64" else ok
+        if col.unit in NON_NEGATIVE_UNITS:
+            self.checks.append(_Check("negative_value", f"coalesce({v} < 0, false)",
+                                      f"'{c}: ' || {t} || ' is negative'"))
+
+    def _coordinates(self) -> None:
+        self.swap = ("(lat IS NOT NULL AND lon IS NOT NULL AND abs(lat) > 90 "
+                     "AND abs(lat) <= 180 AND abs(lon) <= 90)")
+        self.fixes.append(_Check("swapped_lat_lon", "sw_coords",
+                                 "'lon/lat: (' || t_lon || ', ' || t_lat || ') exchanged: latitude "
+                                 "outside ±90° but a valid longitude'"))
+        self.checks.append(_Check(
+            "incomplete_coordinates", "((lon IS NULL) <> (lat IS NULL))",
+            "'lon/lat: only one of the two is given (' || coalesce(t_lon, 'missing') || ', ' || "
+            "coalesce(t_lat, 'missing') || ')'"))
+        self.checks.append(_Check(
+            "coordinates_out_of_range",
+            "coalesce(abs(lon) > 180 OR abs(lat) > 90 OR (lon = 0 AND lat = 0), false)",
+            "'lon/lat: (' || t_lon || ', ' || t_lat || ') outside ±180°/±90° or the (0, 0) "
+            "placeholder'"))
+
+    def parse_sql(self, raw: str) -> str:
+        """SQL giving one row per input row: ``_row``, typed canonical columns, ``status``,
+        ``reason`` (the first that applies) and ``detail`` (every problem or change found)."""
+        names = self.spec.names
+        checks = [_Check("malformed_row", f"({MALFORMED} IS NOT NULL)",
+                         "'record could not be split into the header''s fields: ' || "
+                         f"left({MALFORMED}, 200)")]
+        checks += self.checks
+        # once a row is malformed its other checks are meaningless
+        conds = [checks[0].cond] + [f"({MALFORMED} IS NULL AND {ch.cond})" for ch in checks[1:]]
+        reason_q = "CASE " + " ".join(
+            f"WHEN {c} THEN {_lit(ch.reason)}" for c, ch in zip(conds, checks, strict=True)) + " END"
+        detail_q = "concat_ws('; ', " + ", ".join(
+            f"CASE WHEN {c} THEN {ch.detail} END" for c, ch in zip(conds, checks, strict=True)) + ")"
+        reason_c = "CASE " + " ".join(
+            f"WHEN {f.cond} THEN {_lit(f.reason)}" for f in self.fixes) + " END"
+        detail_c = "concat_ws('; ', " + ", ".join(
+            f"CASE WHEN {f.cond} THEN {f.detail} END" for f in self.fixes) + ")"
+        typed = ", ".join(f"{self.final[c]} AS {_q(c)}" for c in names)
+        swap = self.swap
+        s4 = (f"SELECT * REPLACE (CASE WHEN sw_coords THEN lat ELSE lon END AS lon, "
+              f"CASE WHEN sw_coords THEN lon ELSE lat END AS lat) FROM (SELECT *, {swap} AS sw_coords FROM s3)"
+              if swap else "SELECT *, false AS sw_coords FROM s3")
+        cols = ", ".join(_q(c) for c in names)
+        return f"""
+        WITH s1 AS (SELECT {ROW}, {MALFORMED}, {", ".join(self.stage1)} FROM {_q(raw)}),
+        s2 AS (SELECT *, {", ".join(self.stage2) if self.stage2 else "NULL AS _none"} FROM s1),
+        s3 AS (SELECT *, {typed} FROM s2),
+        s4 AS ({s4}),
+        s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason FROM s4)
+        SELECT {ROW}, {cols},
+          CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
+               WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
+          coalesce(q_reason, c_reason) AS reason,
+          CASE WHEN q_reason IS NOT NULL THEN {detail_q}
+               WHEN c_reason IS NOT NULL THEN {detail_c} END AS detail
+        FROM s5
+        """
+
+
+@dataclass
+class Outcome:
+    """Where a validation left its results inside a DuckDB connection."""
+
+    clean: str          # relation: canonical columns, accepted + corrected rows, input order
+    ledger: str         # relation: row, status, reason, detail, original
+    counts: pd.DataFrame
+    rows_read: int
+    notes: list[str]
+
+
+def _codes_table(con: duckdb.DuckDBPyConnection, name: str, codes: Iterable[object]) -> None:
+    values = pd.Series(list(codes), dtype="string").str.strip().dropna().drop_duplicates()
+    frame = pd.DataFrame({"code": values.astype(str).to_numpy()})
+    con.register(f"{name}_df", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT CAST(code AS VARCHAR) AS code "
+                f"FROM {name}_df")
+    con.unregister(f"{name}_df")
+
+
+def _region_codes(regions: pd.DataFrame | Iterable[object]) -> Iterable[object]:
+    if isinstance(regions, pd.DataFrame):
+        if "region_code" not in regions.columns:
+            raise InputError(
+                f"regions: expected a region_code column, got {', '.join(map(str, regions.columns))}")
+        return regions["region_code"]
+    return regions
+
+
+def run_validation(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    columns: list[str],
+    table: str = "establishments",
+    mapping: Mapping[str, str] | None = None,
+    valid_industries: Iterable[object] | None = None,
+    regions: pd.DataFrame | Iterable[object] | None = None,
+    locate: Locate | None = None,
+    existing: str | None = None,
+    prefix: str = "_v",
+) -> Outcome:
+    """Validate the raw relation ``raw`` (text columns + ``_row``/``_malformed``) inside ``con``.
+
+    Creates temporary tables ``{prefix}_clean`` and ``{prefix}_ledger``. ``existing``, when given,
+    is a relation of rows already stored (canonical columns and ``source``): a row whose key is
+    already there is quarantined as a duplicate and the stored row kept.
+    """
+    spec = schema.table(table)
+    colmap = resolve_columns([c for c in columns if c not in (ROW, MALFORMED)], table, mapping)
+    notes = []
+    unused = [c for c in columns if c not in colmap and c not in (ROW, MALFORMED)]
+    if unused:
+        notes.append(f"columns not used (kept in the ledger's original values only): {', '.join(unused)}")
+    renamed = [f"{s} -> {t}" for s, t in colmap.items() if s != t]
+    if renamed:
+        notes.append("columns mapped: " + ", ".join(renamed))
+    industries = regions_rel = None
+    if valid_industries is not None:
+        industries = f"{prefix}_industries"
+        _codes_table(con, industries, valid_industries)
+    if regions is not None:
+        regions_rel = f"{prefix}_regions"
+        _codes_table(con, regions_rel, _region_codes(regions))
+    plan = _Plan(spec, colmap, industries=industries, regions=regions_rel)
+    parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.parse_sql(raw)}")
+    if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
+        _apply_locate(con, parsed, locate, spec, prefix)
+    _duplicates(con, spec, parsed, dups, existing)
+    names = ", ".join(_q(c) for c in spec.names)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_clean AS SELECT {names} FROM {parsed} p "
+        f"WHERE p.status <> 'quarantined' AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW}) "
+        f"ORDER BY p.{ROW}"
+    )
+    source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
+    original = ("CASE WHEN r." + MALFORMED + " IS NOT NULL THEN json_object('_line', r." + MALFORMED
+                + ") ELSE json_object(" + ", ".join(f"{_lit(c)}, r.{_q(c)}" for c in source_cols)
+                + ") END")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
+        WITH l AS (
+          SELECT p.{ROW},
+            CASE WHEN d.{ROW} IS NOT NULL THEN 'quarantined' ELSE p.status END AS status,
+            coalesce(d.reason, p.reason) AS reason,
+            CASE WHEN d.{ROW} IS NOT NULL
+                 THEN d.detail || coalesce('; also corrected: ' || p.detail, '')
+                 ELSE p.detail END AS detail
+          FROM {parsed} p LEFT JOIN {dups} d ON d.{ROW} = p.{ROW}
+          WHERE p.status <> 'accepted' OR d.{ROW} IS NOT NULL)
+        SELECT l.{ROW} AS "row", l.status, l.reason, l.detail, CAST({original} AS VARCHAR) AS original
+        FROM l JOIN {_q(raw)} r ON r.{ROW} = l.{ROW}
+        ORDER BY l.{ROW}"""
+    )
+    rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
+    counts = con.sql(
+        f"SELECT status, reason, count(*) AS count FROM {prefix}_ledger GROUP BY ALL"
+    ).df()
+    n_ledger = int(counts["count"].sum()) if len(counts) else 0
+    accepted = pd.DataFrame({"status": ["accepted"], "reason": [""], "count": [rows_read - n_ledger]})
+    counts = pd.concat([accepted, counts], ignore_index=True)
+    order = {s: i for i, s in enumerate(STATUSES)}
+    reasons = {r: i for i, r in enumerate(("", *CORRECTION_REASONS, *QUARANTINE_REASONS))}
+    counts = counts.assign(_s=counts["status"].map(order), _r=counts["reason"].map(reasons))
+    counts = counts.sort_values(["_s", "_r"]).drop(columns=["_s", "_r"]).reset_index(drop=True)
+    counts["count"] = counts["count"].astype("int64")
+    counts = counts[counts["count"] > 0].reset_index(drop=True)
+    return Outcome(f"{prefix}_clean", f"{prefix}_ledger", counts, int(rows_read), notes)
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str, dups: str,
+                existing: str | None) -> None:
+    key = ", ".join(_q(k) for k in spec.key)
+    allc = ", ".join(_q(c) for c in spec.names)
+    key_text = " || ', ' || ".join(f"'{k}=' || CAST(e.{_q(k)} AS VARCHAR)" for k in spec.key)
+    differs = "concat_ws(', ', " + ", ".join(
+        f"CASE WHEN count(DISTINCT {_q(c)}) + CAST(count({_q(c)}) BETWEEN 1 AND count(*) - 1 AS INT) > 1 "
+        f"THEN '{c}' END" for c in spec.names if c not in spec.key) + ")"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {dups} AS
+        WITH k AS (SELECT {key} FROM {parsed} WHERE status <> 'quarantined'
+                   GROUP BY ALL HAVING count(*) > 1),
+        d AS (SELECT p.* FROM {parsed} p SEMI JOIN k USING ({key}) WHERE p.status <> 'quarantined'),
+        e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
+                 min({ROW}) OVER (PARTITION BY {allc}) AS first_row FROM d),
+        g AS (SELECT {key}, count(*) AS n_distinct,
+                 string_agg(CAST({ROW} AS VARCHAR), ', ' ORDER BY {ROW}) AS rows_k,
+                 {differs} AS differs
+              FROM e WHERE rn = 1 GROUP BY ALL)
+        SELECT e.{ROW},
+          CASE WHEN e.rn > 1 THEN 'exact_duplicate' ELSE 'duplicate_conflict' END AS reason,
+          CASE WHEN e.rn > 1 THEN 'same values as row ' || e.first_row || '; the first is kept'
+               ELSE 'key (' || {key_text}
+                    || ') has conflicting values in rows ' || g.rows_k || ' (differ in: '
+                    || g.differs || '); all are quarantined' END AS detail
+        FROM e JOIN g USING ({key})
+        WHERE e.rn > 1 OR g.n_distinct > 1"""
+    )
+    if existing is None:
+        return
+    same = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM x.{_q(c)}" for c in spec.names)
+    on = " AND ".join(f"p.{_q(k)} = x.{_q(k)}" for k in spec.key)
+    key_p = " || ', ' || ".join(f"'{k}=' || CAST(p.{_q(k)} AS VARCHAR)" for k in spec.key)
+    con.execute(
+        f"""INSERT INTO {dups}
+        SELECT p.{ROW},
+          CASE WHEN {same} THEN 'exact_duplicate' ELSE 'duplicate_conflict' END,
+          CASE WHEN {same} THEN 'same values already stored from ' || x.source
+               ELSE 'key (' || {key_p} || ') already stored from ' || x.source
+                    || ' with different values; the stored row is kept' END
+        FROM {parsed} p JOIN {existing} x ON {on}
+        WHERE p.status <> 'quarantined'
+          AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW})"""
+    )
+
+
+def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate,
+                  spec: schema.Table, prefix: str) -> None:
+    """Give rows without coordinates the centroid of their region or address (see ``Locate``)."""
+    has_addr = "address" in spec.names
+    addr = "address" if has_addr else "NULL::VARCHAR AS address"
+    need = con.sql(
+        f"SELECT {ROW}, region_code, {addr} FROM {parsed} WHERE status <> 'quarantined' "
+        f"AND lon IS NULL AND lat IS NULL AND (region_code IS NOT NULL"
+        + (" OR address IS NOT NULL)" if has_addr else ")")
+    ).df()
+    if need.empty:
+        return
+    found = locate(need.copy())
+    missing = {ROW, "lon", "lat"} - set(found.columns)
+    if missing:
+        raise InputError(f"locate step returned no {', '.join(sorted(missing))} column(s)")
+    out = pd.DataFrame({
+        ROW: pd.array(found[ROW], dtype="Int64"),
+        "lon": pd.array(found["lon"], dtype="Float64"),
+        "lat": pd.array(found["lat"], dtype="Float64"),
+        "region_code": (found["region_code"].astype("string") if "region_code" in found
+                        else pd.array([None] * len(found), dtype="string")),
+        "note": (found["note"].astype("string") if "note" in found
+                 else pd.array([None] * len(found), dtype="string")),
+    })
+    # rows the step did not return are unresolved too
+    out = need[[ROW]].astype({ROW: "Int64"}).merge(out, on=ROW, how="left")
+    con.register(f"{prefix}_located_df", out)
+    con.execute(
+        f"""UPDATE {parsed} AS p SET
+          lon = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lon END,
+          lat = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lat END,
+          location_approx = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN true
+                                 ELSE p.location_approx END,
+          region_code = coalesce(p.region_code, o.region_code),
+          status = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN 'corrected' ELSE 'quarantined' END,
+          reason = CASE WHEN o.lon IS NULL OR o.lat IS NULL THEN 'unresolved_location'
+                        WHEN p.status = 'corrected' THEN p.reason ELSE 'located_approx' END,
+          detail = CASE WHEN o.lon IS NULL OR o.lat IS NULL
+                        THEN 'no coordinates, and region_code/address '
+                             || coalesce('"' || coalesce(p.region_code, p.address) || '"', '')
+                             || ' could not be located' || coalesce(': ' || o.note, '')
+                        ELSE concat_ws('; ', p.detail, 'lon/lat: none given; centroid of '
+                             || coalesce('region ' || coalesce(p.region_code, o.region_code), 'address')
+                             || ' used (location_approx)' || coalesce(': ' || o.note, '')) END
+        FROM {prefix}_located_df o WHERE o.{ROW} = p.{ROW}"""
+        .replace("p.address", "p.address" if has_addr else "NULL")
+    )
+    con.unregister(f"{prefix}_located_df")
+
+
+def validate(
+    frame: pd.DataFrame,
+    table: str = "establishments",
+    valid_industries: Iterable[object] | None = None,
+    regions: pd.DataFrame | Iterable[object] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    locate: Locate | None = None,
+) -> ValidationResult:
+    """Check a frame of raw values against the canonical table ``table``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Raw values, as from :func:`clusteratlas.ingest.read_table` (text, canonical or aliased
+        column names, optional ``_row``/``_malformed``). Other dtypes are turned into text first.
+        The frame is not modified.
+    table : str
+        Canonical table name.
+    valid_industries : iterable of str, optional
+        Valid industry codes; other codes are quarantined as ``unknown_industry``.
+    regions : DataFrame with ``region_code``, or iterable of codes, optional
+        Known regions; other codes are quarantined as ``unknown_region``.
+    mapping : mapping, optional
+        Explicit ``source column -> canonical column`` choices.
+    locate : callable, optional
+        Places rows without coordinates (see ``Locate``).
+
+    Returns
+    -------
+    ValidationResult
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"validate: expected a pandas DataFrame, got {type(frame).__name__}")
+    con = duckdb.connect()
+    try:
+        _frame_to_relation(con, frame, "raw")
+        columns = [c for c in (str(c) for c in frame.columns) if c not in (ROW, MALFORMED)]
+        out = run_validation(con, "raw", columns, table, mapping, valid_industries, regions, locate)
+        clean = con.sql(f"SELECT * FROM {out.clean}").df()
+        ledger = con.sql(f"SELECT * FROM {out.ledger}").df()
+    finally:
+        con.close()
+    return ValidationResult(
+        clean=to_canonical(clean, table), ledger=ledger_frame(ledger), counts=out.counts,
+        rows_read=out.rows_read, notes=out.notes,
+    )
+
+
+def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Give a frame fetched from DuckDB the canonical column order and nullable dtypes."""
+    spec = schema.table(table)
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for col in spec.columns:
+        values = frame[col.name] if col.name in frame.columns else pd.Series([None] * len(frame))
+        out[col.name] = pd.array(values.to_numpy(), dtype=col.dtype) if col.dtype != "string" \
+            else values.astype("string").to_numpy()
+        out[col.name] = out[col.name].astype(col.dtype)
+    return out
+
+
+def ledger_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows with stable dtypes (row Int64, text as string)."""
+    out = frame.copy()
+    if "row" in out.columns:
+        out["row"] = out["row"].astype("Int64")
+    for c in out.columns:
+        if c != "row" and (out[c].dtype == object or str(out[c].dtype) in ("str", "string")):
+            out[c] = out[c].astype("string")
+    return out
