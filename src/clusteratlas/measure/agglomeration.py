@@ -45,18 +45,24 @@ HHIOption = Literal["equal"] | Mapping[str, float] | pd.Series | None
 EG_LOW, EG_HIGH = 0.02, 0.05
 
 
-def _region_shares(prep: Prepared, region_totals: Any) -> np.ndarray:
-    """``x_i``: from supplied region totals when given, from the data's region totals otherwise."""
+def _region_shares(prep: Prepared, region_totals: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The region × industry matrix and ``x_i``.
+
+    ``x_i`` comes from supplied region totals when given (EG use total manufacturing employment),
+    from the data's region totals otherwise. Regions of the supplied totals with no plant in the
+    data still count (EG's sums run over all regions): they are added as zero rows.
+    """
     if region_totals is None:
         totals = prep.matrix.sum(axis=1)
-        return totals / totals.sum()
+        return prep.matrix, totals / totals.sum()
     if isinstance(region_totals, Mapping):
         region_totals = pd.Series(region_totals)
     if isinstance(region_totals, pd.DataFrame):
         cols = list(region_totals.columns)
         if "region" not in cols or "value" not in cols:
             raise InputError(f"region_totals must have columns 'region' and 'value'; got {cols}")
-        region_totals = pd.Series(region_totals["value"].to_numpy(dtype=float),
+        region_totals = pd.Series(pd.to_numeric(region_totals["value"], errors="coerce")
+                                  .to_numpy(dtype=float),
                                   index=region_totals["region"].astype("string"))
     if not isinstance(region_totals, pd.Series):
         raise InputError("region_totals must be a DataFrame (region, value), a Series or a dict; "
@@ -69,9 +75,9 @@ def _region_shares(prep: Prepared, region_totals: Any) -> np.ndarray:
         raise InputError(f"region_totals has no value for regions {list(missing[:10])}")
     if (series < 0).any() or not np.isfinite(series.to_numpy()).all():
         raise InputError("region_totals must be finite and non-negative")
-    # Regions of the aggregate with no plant of any industry still count in Σx² (EG's x_i run
-    # over all regions), so the shares use the full supplied total.
-    return series.reindex(prep.regions).to_numpy() / float(series.sum())
+    matrix = np.zeros((len(series), prep.matrix.shape[1]))
+    matrix[series.index.get_indexer(prep.regions)] = prep.matrix
+    return matrix, series.to_numpy() / float(series.sum())
 
 
 def _plant_moments(prep: Prepared, hhi: HHIOption,
@@ -197,10 +203,10 @@ def _agglomeration(
         raise InputError(f"alpha must lie in (0, 1); got {alpha}")
     prep = prepare(data, region, industry, weight, level=level, kind=kind, n_plants=n_plants)
     notes = list(prep.notes)
-    x = _region_shares(prep, region_totals)
+    full, x = _region_shares(prep, region_totals)
     s2, s3 = float((x**2).sum()), float((x**3).sum())
     cols = _select(prep, industries)
-    mat = prep.matrix[:, cols]
+    mat = full[:, cols]
     totals = mat.sum(axis=0)
     h, z3, z4 = _plant_moments(prep, hhi, notes)
     h, z3, z4 = h[cols], (z3[cols] if z3 is not None else None), (z4[cols] if z4 is not None else None)
@@ -432,10 +438,10 @@ def coagglomeration(
     """
     prep = prepare(data, region, industry, weight, level=level, kind=kind)
     notes = list(prep.notes)
-    x = _region_shares(prep, region_totals)
+    full, x = _region_shares(prep, region_totals)
     s2 = float((x**2).sum())
-    cols = _select(prep, industries)
-    mat = prep.matrix[:, cols]
+    cols = np.sort(_select(prep, industries))  # pairs come out with industry_a < industry_b
+    mat = full[:, cols]
     totals = mat.sum(axis=0)
     keep = totals > min_total
     if not keep.all():
