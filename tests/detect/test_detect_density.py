@@ -235,3 +235,13 @@ def test_rank_stability_tracks_merges() -> None:
     assert t.loc[3, ["rank_min", "rank_median", "rank_max"]].tolist() == [1, 2, 3]  # B
     assert (t["n_found"] == 2).all()
     assert len(res.runs) == 6
+
+
+def test_projected_metric_on_lonlat_uses_china_albers() -> None:
+    pts, regions = _toy_points()
+    hav = density_clusters(pts, radius_km=3.0, min_weight=3.0, regions=regions)
+    proj = density_clusters(pts, radius_km=3.0, min_weight=3.0, regions=regions,
+                            metric="projected")
+    cols = ["name", "rank", "score_pct", "member_regions", "n_locations"]
+    pd.testing.assert_frame_equal(hav.table[cols], proj.table[cols])
+    np.testing.assert_allclose(proj.table["centroid_lat"], hav.table["centroid_lat"], atol=1e-9)

@@ -31,11 +31,11 @@ import pandas as pd
 
 from clusteratlas.detect._grid import grid_dbscan
 from clusteratlas.errors import InputError
+from clusteratlas.geo.distance import EARTH_RADIUS_KM, project, unit_xyz
 from clusteratlas.result import Result
 
-#: Mean Earth radius (IUGG), km — the radius scikit-learn's haversine distance is scaled by in
-#: the equivalence tests and the benchmark.
-EARTH_RADIUS_KM = 6371.0088
+__all__ = ["EARTH_RADIUS_KM", "DBSCANLabels", "DensityClusters", "RankStability",
+           "density_clusters", "gii_scores", "rank_stability", "weighted_dbscan"]
 
 _METRICS = ("haversine", "projected")
 _METHODS = ("dbscan", "hdbscan")
@@ -45,17 +45,14 @@ _METHODS = ("dbscan", "hdbscan")
 # geometry helpers (great circle <-> 3-D chord)
 # --------------------------------------------------------------------------------------------
 def _unit_xyz_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Points on a sphere of radius ``EARTH_RADIUS_KM`` in Cartesian km.
+    """Points on the sphere in Cartesian km (:func:`clusteratlas.geo.distance.unit_xyz` × R).
 
-    The straight-line (chord) distance between two such points is
-    ``2 R sin(d / 2R)`` for great-circle distance ``d``: a monotone function, so
-    "great-circle distance <= eps" is exactly "chord <= 2 R sin(eps / 2R)" and a Euclidean grid
-    on these coordinates finds the haversine neighbourhoods.
+    The straight-line (chord) distance between two such points is ``2 R sin(d / 2R)`` for
+    great-circle distance ``d``: a monotone function, so "great-circle distance <= eps" is exactly
+    "chord <= 2 R sin(eps / 2R)" and a Euclidean grid on these coordinates finds the haversine
+    neighbourhoods.
     """
-    lam = np.radians(lon)
-    phi = np.radians(lat)
-    cphi = np.cos(phi)
-    return EARTH_RADIUS_KM * np.column_stack((cphi * np.cos(lam), cphi * np.sin(lam), np.sin(phi)))
+    return unit_xyz(lon, lat) * EARTH_RADIUS_KM
 
 
 def _chord_km(radius_km: float) -> float:
@@ -162,8 +159,8 @@ def weighted_dbscan(
     >>> import numpy as np
     >>> xy = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 0.0]])
     >>> weighted_dbscan(xy, np.array([1.0, 1.0, 0.5, 3.0]), radius_km=1.0, min_weight=2.5,
-    ...                 metric="projected").labels
-    array([ 0,  0,  0,  1])
+    ...                 metric="projected").labels.tolist()
+    [0, 0, 0, 1]
     """
     coords = np.asarray(coords, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -275,7 +272,7 @@ def gii_scores(
     --------
     >>> t = pd.DataFrame({"patents": [127418.0], "publications": [115020.0]})
     >>> s = gii_scores(t, totals={"patents": 1.26e6, "publications": 7.5e6})
-    >>> round(s.loc[0, "patents_share_pct"], 1), round(s.loc[0, "score_pct"], 1)
+    >>> round(float(s.loc[0, "patents_share_pct"]), 1), round(float(s.loc[0, "score_pct"]), 1)
     (10.1, 11.6)
     """
     out = clusters.copy()
@@ -370,6 +367,7 @@ def density_clusters(
     min_cluster_size: int = 5,
     min_samples: int | None = None,
     name_min_share: float = 0.15,
+    crs: str = "china-albers",
 ) -> DensityClusters:
     """Find density clusters of weighted points and score them the GII way.
 
@@ -388,7 +386,9 @@ def density_clusters(
         HDBSCAN uses ``min_cluster_size``/``min_samples`` (in unique locations: scikit-learn's
         HDBSCAN takes no weights) and ``radius_km`` as ``cluster_selection_epsilon``.
     metric : {"haversine", "projected"}
-        Great-circle distance on lon/lat, or Euclidean km on ``x``/``y``.
+        Great-circle distance on lon/lat, or Euclidean km on ``x``/``y`` — or, when ``x``/``y``
+        are not given, on lon/lat projected with ``crs`` by
+        :func:`clusteratlas.geo.distance.project`.
     regions : DataFrame, optional
         Gazetteer (``region_code, name, level, parent_code, lon, lat, population``). Default: the
         package gazetteer when available. Used to name clusters after their largest places, to
@@ -405,6 +405,8 @@ def density_clusters(
     name_min_share : float
         Besides the largest place, a place enters a cluster's name when it holds at least this
         share of the cluster's weight (at most three names, joined by "–" as GII does).
+    crs : {"china-albers", "aeqd"}
+        Projection for ``metric="projected"`` on lon/lat.
 
     Returns
     -------
@@ -416,14 +418,23 @@ def density_clusters(
         raise InputError(f"metric: expected one of {_METRICS}, got {metric!r}")
     if outline not in ("hull", "buffer"):
         raise InputError(f"outline: expected 'hull' or 'buffer', got {outline!r}")
-    cx, cy = (x, y) if metric == "projected" else (lon, lat)
-    if cx is None or cy is None:
-        raise InputError("metric='projected' needs x= and y= column names (km)")
+    use_xy = metric == "projected" and x is not None and y is not None
+    cx, cy = (x, y) if use_xy else (lon, lat)
     missing = [c for c in (cx, cy) if c not in points.columns]
     if missing:
         raise InputError(f"points: missing column(s) {missing}; columns are {list(points.columns)}")
     coords = np.column_stack([points[cx].to_numpy(dtype=np.float64, na_value=np.nan),
                               points[cy].to_numpy(dtype=np.float64, na_value=np.nan)])
+    lonlat = coords
+    if metric == "projected" and not use_xy:
+        bad = ~np.isfinite(coords).all(axis=1)
+        if bad.any():
+            raise InputError(f"{lon}/{lat}: {int(bad.sum())} rows are missing or not finite "
+                             f"(first rows {np.flatnonzero(bad)[:5].tolist()})")
+        try:
+            coords = np.column_stack(project(coords[:, 0], coords[:, 1], crs))  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     if weight is not None and weight in points.columns:
         w = points[weight].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -471,7 +482,8 @@ def density_clusters(
 
     # --- places: member regions, names, population --------------------------------------------
     regions = _default_regions(regions, notes)
-    places = _point_places(points, region, regions, name_level, coords, metric, in_cl, notes)
+    places = _point_places(points, region, regions, name_level, lonlat,
+                           "projected" if use_xy else "haversine", in_cl, notes)
     names, members, population = _cluster_places(places, lab, w[in_cl], n_clusters, regions,
                                                  name_min_share)
     table.insert(1, "name", names)
@@ -479,9 +491,14 @@ def density_clusters(
     table["population"] = population
 
     # --- centroid and outline ---------------------------------------------------------------------
-    cen_a, cen_b, wkt = _geometry(res, w, n_clusters, metric, outline,
+    geo_metric = "projected" if use_xy else "haversine"
+    if metric == "projected" and not use_xy:  # outlines and centroids in lon/lat, not Albers km
+        rep = np.empty(res.n_locations, dtype=np.int64)
+        rep[res.location] = np.arange(len(points))  # any point of each location represents it
+        res.location_coords = lonlat[rep]
+    cen_a, cen_b, wkt = _geometry(res, w, n_clusters, geo_metric, outline,
                                   buffer_km if buffer_km is not None else radius_km / 2)
-    if metric == "haversine":
+    if geo_metric == "haversine":
         table["centroid_lon"], table["centroid_lat"] = cen_a, cen_b
     else:
         table["centroid_x"], table["centroid_y"] = cen_a, cen_b
