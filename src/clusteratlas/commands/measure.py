@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from clusteratlas.console import err_console
-from clusteratlas.errors import InputError, StoreError
+from clusteratlas.errors import InputError
 
 measure_app = typer.Typer(
     name="measure",
@@ -75,11 +75,10 @@ def _load(input_path: Path | None, project: Path | None, text_columns: list[str]
         raise InputError("give exactly one of --input FILE or --project DIR")
     if input_path is not None:
         return _read_file(input_path, text_columns)
-    try:
-        from clusteratlas.store import Atlas  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise StoreError("this installation has no Atlas store; use --input FILE") from exc
-    return Atlas(project).table("establishments")
+    from clusteratlas.store import Atlas
+
+    with Atlas(project) as atlas:
+        return atlas.table("establishments")
 
 
 def _weight(weight: str) -> str | None:
