@@ -164,8 +164,61 @@ LINKS = Table(
     ),
 )
 
+PLANTED_CLUSTERS = Table(
+    name="planted_clusters",
+    key=("cluster_id", "component"),
+    description=(
+        "Ground truth planted in the demo economy (clusteratlas.demo), one row per component: one "
+        "industry at one site of a planted cluster. Methods are scored against it (precision and "
+        "recall). kind: national (the 45 national advanced manufacturing clusters at their real host "
+        "cities), sme_featured (SME featured clusters in small and medium cities), colocated_pair "
+        "(two industries planted at the same sites; both rows share cluster_id), innovation_hub "
+        "(GII 2023 Chinese S&T clusters; industry empty, they hold patents and publications), "
+        "dispersed (control industries that follow population; no site). Industries not listed "
+        "follow the common background and are not clustered."
+    ),
+    columns=(
+        Column("cluster_id", "string", True,
+               "Planted cluster: NAMC-01..45, SME-001.., PAIR-01.., HUB-01.., DISP-01..", "集群标识"),
+        Column("component", "Int64", True, "Number of the component within the cluster (0, 1, ...)",
+               "组成部分序号"),
+        Column("kind", "string", True,
+               "national, sme_featured, colocated_pair, innovation_hub or dispersed", "类型"),
+        Column("name_zh", "string", False, "Cluster name in Chinese", "集群名称"),
+        Column("name_en", "string", False, "Cluster name in English", "集群英文名称"),
+        Column("industry", "string", False,
+               "Industry planted (establishments.industry); empty for innovation hubs", "行业代码"),
+        Column("region_code", "string", False,
+               "Host region: a city (prefecture or municipality) for national clusters and hubs, a "
+               "county for SME clusters and pairs; empty for dispersed industries", "所在区划代码"),
+        Column("host_name", "string", False, "Name of the host region in the gazetteer", "所在地名称"),
+        Column("lon", "Float64", False, "Longitude of the planted centre, WGS-84", "中心经度", "degree"),
+        Column("lat", "Float64", False, "Latitude of the planted centre, WGS-84", "中心纬度", "degree"),
+        Column("radius_km", "Float64", False,
+               "Spread of the planted points: sd of the Gaussian around the centre (about 95% lie "
+               "within 2.45 radius_km)", "分布半径(标准差)", "km"),
+        Column("macro_region", "string", False, "Macro-region of the host (NBS)", "四大区域"),
+        Column("city_size_class", "string", False, "City-size class of the host", "城市规模等级"),
+        Column("field", "string", False, "MIIT field of a national cluster, or theme", "领域"),
+        Column("n_establishments", "Int64", False,
+               "Establishments planted in this component alive in the latest year", "植入企业数"),
+        Column("employment", "Float64", False, "Their employment, latest year", "从业人数", "persons"),
+        Column("output", "Float64", False, "Their output, latest year", "产值", "10k CNY"),
+        Column("strength", "Float64", False,
+               "Establishment components: share of the industry's establishments (latest year) "
+               "planted here; hubs: expected share of patents plus share of publications (GII-style "
+               "score); dispersed: 0", "集聚强度"),
+        Column("growth", "Float64", False, "Planted expected log growth of employment per year",
+               "设定增长率", "1/year"),
+        Column("rank", "Int64", False, "Planted rank of an innovation hub (1 = largest)", "设定排名"),
+        Column("source", "string", False, "Where the cluster comes from (published list or synthetic)",
+               "来源"),
+    ),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ESTABLISHMENTS, INNOVATIONS, INNOVATION_ACTORS, REGIONS, LINKS)
+    t.name: t
+    for t in (ESTABLISHMENTS, INNOVATIONS, INNOVATION_ACTORS, REGIONS, LINKS, PLANTED_CLUSTERS)
 }
 
 

@@ -1,0 +1,367 @@
+"""The ground truth planted in the demo economy.
+
+Five kinds of planted structure, each a set of *components* (one industry at one site):
+
+``national``
+    The 45 national advanced manufacturing clusters (MIIT, 2022; ``data/national_advanced_
+    manufacturing_clusters.csv``), each at its real host city or cities, resolved through the
+    gazetteer. Their industries are GB/T 4754-2017 groups chosen by us from the cluster's name
+    (``data/national_cluster_industries.csv``). Together they hold the share of national output the
+    45 clusters really produced (over 20 trillion yuan in 2022, against 137.9 trillion yuan of operating
+    revenue of industrial enterprises above designated size: ``NATIONAL_OUTPUT_SHARE``).
+``sme_featured``
+    SME featured clusters (中小企业特色产业集群): one light or specialised industry in one county of a
+    small or medium city. Their sites are drawn at random (seeded); their total output is the
+    published 2.5 trillion yuan of the 100 clusters (``SME_OUTPUT_SHARE``), their exports grow ~30 %
+    a year.
+``colocated_pair``
+    Two industries (supplier and user) planted together at the same three county sites.
+``innovation_hub``
+    The Chinese science-and-technology clusters of the GII 2023 top list (Shenzhen–Hong Kong–
+    Guangzhou, Beijing, Shanghai–Suzhou, Nanjing, Wuhan, Hangzhou, Xi'an, Qingdao, Chengdu), which
+    receive most patents and publications, in proportion to their published PCT filings and articles.
+``dispersed``
+    Industries with no planted concentration that follow population alone (market-oriented industries
+    such as concrete products, printing, soft drinks, bakeries — the least localised industries in
+    Ellison & Glaeser 1997 and Duranton & Overman 2005): the controls a method should *not* flag.
+
+Every industry not named in the truth follows the common background (manufacturing tilted to the
+East), so it has no industry-specific concentration either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from clusteratlas.demo.industries import read_data
+from clusteratlas.demo.places import haversine_km
+from clusteratlas.errors import ClusterAtlasError
+
+#: Share of total output planted in the 45 national clusters: 20 / 137.9 trillion yuan (2022).
+NATIONAL_OUTPUT_SHARE = 20.0 / 137.9
+#: Share of total output planted in SME featured clusters: 2.5 / 137.9 trillion yuan.
+SME_OUTPUT_SHARE = 2.5 / 137.9
+#: Size and productivity boosts of planted national-cluster establishments (our assumption: cluster
+#: firms are larger and more productive, the agglomeration premium).
+NATIONAL_SIZE_BOOST = 1.5
+NATIONAL_PRODUCTIVITY_BOOST = 1.3
+#: Most of an industry that may be planted in clusters; the rest is background.
+MAX_PLANTED_SHARE = 0.6
+#: Spread (sd, km) of a planted national cluster around its host city; a multi-city cluster's sites
+#: are each a little tighter. SME clusters and co-located pairs sit in one county.
+NATIONAL_RADIUS_KM = 12.0
+NATIONAL_MULTI_RADIUS_KM = 9.0
+COUNTY_RADIUS_KM = 4.0
+#: Share of an industry's establishments at each site of a co-located pair.
+PAIR_SITE_SHARE = 0.06
+#: SME export growth per year ("exports growing ~30 % a year").
+SME_EXPORT_GROWTH = 0.30
+
+#: Market-oriented industries planted as dispersed controls.
+DISPERSED_INDUSTRIES = ("131", "135", "141", "152", "231", "302")
+#: Supplier-user pairs planted together.
+COLOCATED_PAIRS = (("191", "195"), ("222", "223"), ("292", "245"), ("201", "202"), ("304", "305"),
+                   ("321", "325"))
+#: Industries typical of SME featured clusters (light and specialised manufacturing).
+SME_INDUSTRIES = ("137", "146", "151", "153", "172", "174", "176", "182", "183", "192", "204", "241",
+                  "242", "243", "244", "332", "338", "344", "345", "348", "357", "376", "386", "387")
+#: Number of SME featured clusters by scale (MIIT named 100 in 2022; the small economy is too small
+#: to give each of 100 a detectable number of firms).
+SME_COUNT = {"small": 40, "default": 100, "large": 100}
+#: Share of patents / publications whose lead actor is in an innovation hub (our assumption; WIPO's
+#: top Chinese clusters hold most of China's PCT filings).
+HUB_PATENT_SHARE = 0.65
+HUB_PUBLICATION_SHARE = 0.70
+
+KINDS = ("national", "sme_featured", "colocated_pair", "innovation_hub", "dispersed")
+
+Resolver = Callable[..., Sequence[str | None]]
+
+
+class GazetteerError(ValueError):
+    """A planted site could not be found in the gazetteer."""
+
+
+@dataclass
+class Plan:
+    """The planted structure before establishments are drawn.
+
+    ``components`` has the truth columns plus generator-only ones (``size_boost``,
+    ``productivity_boost``, ``export_growth``); ``sites`` lists, per component, the indices of the
+    counties (rows of the county table) its establishments may belong to.
+    """
+
+    components: pd.DataFrame
+    sites: list[np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+
+def _resolve_one(resolve: Resolver, name: str, hint: str | None) -> str | None:
+    for candidate in (name, name if name.endswith("市") else name + "市"):
+        try:
+            code = next(iter(resolve([candidate], hint=hint)))
+        except (ClusterAtlasError, KeyError, ValueError, LookupError):
+            code = None  # an unresolvable name is reported by the caller
+        if code is not None and not pd.isna(code) and str(code) != "":
+            return str(code)
+    return None
+
+
+def _host_counties(counties: pd.DataFrame, code: str) -> np.ndarray:
+    mask = ((counties["region_code"] == code) | (counties["prefecture_code"] == code)
+            | (counties["province_code"] == code))
+    return np.flatnonzero(mask.to_numpy(dtype=bool))
+
+
+def _site(regions: pd.DataFrame, counties: pd.DataFrame, code: str) -> dict:
+    row = regions.loc[regions["region_code"] == code].iloc[0]
+    idx = _host_counties(counties, code)
+    lon, lat = row["lon"], row["lat"]
+    if pd.isna(lon) or pd.isna(lat):
+        lon, lat = counties["lon"].iloc[idx].mean(), counties["lat"].iloc[idx].mean()
+    macro = row["macro_region"]
+    size = row["city_size_class"]
+    if len(idx):
+        if pd.isna(macro):
+            macro = counties["macro_region"].iloc[idx].mode().iloc[0]
+        if pd.isna(size):
+            size = counties["city_size_class"].iloc[idx].mode().iloc[0] if \
+                counties["city_size_class"].iloc[idx].notna().any() else pd.NA
+    return {"region_code": code, "host_name": row["name"], "lon": float(lon), "lat": float(lat),
+            "macro_region": macro, "city_size_class": size, "counties": idx}
+
+
+def _small_or_medium(counties: pd.DataFrame) -> np.ndarray:
+    """Counties in small or medium cities (2014 city-size classes), by the gazetteer's labels."""
+    label = counties["city_size_class"].astype("string").str.lower().fillna("")
+    mask = label.str.contains("small|medium|小|中等", regex=True).to_numpy(dtype=bool)
+    if not mask.any():  # gazetteer without classes: the less populous half of counties
+        pop = counties["population"].to_numpy(dtype=float)
+        mask = pop <= np.median(pop)
+    return mask
+
+
+def national_clusters(regions: pd.DataFrame, counties: pd.DataFrame,
+                      resolve: Resolver) -> list[dict]:
+    """The 45 national clusters as components located at their host cities."""
+    spec = read_data("national_advanced_manufacturing_clusters.csv")
+    inds = read_data("national_cluster_industries.csv").set_index("id")
+    rows: list[dict] = []
+    unresolved: list[str] = []
+    for rec in spec.itertuples(index=False):
+        provinces = rec.provinces.split(";")
+        cities = rec.host_cities.split(";")
+        sites = []
+        for city in cities:
+            hint = provinces[0] if len(provinces) == 1 else None
+            code = _resolve_one(resolve, city, hint)
+            if code is None and len(provinces) > 1:
+                for province in provinces:
+                    code = _resolve_one(resolve, city, province)
+                    if code is not None:
+                        break
+            if code is None or not (regions["region_code"] == code).any():
+                unresolved.append(f"{rec.name_zh}: {city}")
+                continue
+            sites.append(_site(regions, counties, code))
+        industries = inds.loc[rec.id, "industries"].split(";")
+        growth = float(inds.loc[rec.id, "growth"])
+        radius = NATIONAL_RADIUS_KM if len(sites) == 1 else NATIONAL_MULTI_RADIUS_KM
+        for site in sites:
+            for industry in industries:
+                rows.append({
+                    "cluster_id": f"NAMC-{int(rec.id):02d}", "kind": "national",
+                    "name_zh": rec.name_zh, "name_en": rec.name_en, "industry": industry,
+                    "field": rec.field_en, "radius_km": radius, "growth": growth,
+                    "source": "MIIT national advanced manufacturing clusters, 2022", **site,
+                })
+    if unresolved:
+        raise GazetteerError(
+            "host cities of national clusters not found in the gazetteer: " + "; ".join(unresolved))
+    return rows
+
+
+def innovation_hubs(regions: pd.DataFrame, counties: pd.DataFrame, resolve: Resolver,
+                    notes: list[str]) -> list[dict]:
+    """The Chinese GII 2023 top S&T clusters as hub sites, weighted by published counts."""
+    gii = read_data("gii2023_top_st_clusters.csv")
+    gii = gii.loc[gii["economy"].isin(["CN", "CN/HK"])]
+    rows: list[dict] = []
+    for rank, rec in enumerate(gii.itertuples(index=False), start=1):
+        sites = []
+        for name in rec.name_zh.split("—"):
+            code = _resolve_one(resolve, name, None)
+            if code is None or not (regions["region_code"] == code).any():
+                notes.append(f"innovation hub {rec.cluster}: site {name} is not in the gazetteer; "
+                             "the hub is planted at its other sites")
+                continue
+            site = _site(regions, counties, code)
+            if len(site["counties"]) == 0:
+                notes.append(f"innovation hub {rec.cluster}: site {name} has no counties; skipped")
+                continue
+            sites.append(site)
+        if not sites:
+            continue
+        pop = np.array([counties["population"].iloc[s["counties"]].sum() for s in sites])
+        split = pop / pop.sum()
+        for site, part in zip(sites, split, strict=True):
+            rows.append({
+                "cluster_id": f"HUB-{rank:02d}", "kind": "innovation_hub", "name_zh": rec.name_zh,
+                "name_en": rec.cluster, "industry": pd.NA, "field": "science and technology",
+                "radius_km": NATIONAL_RADIUS_KM, "growth": np.nan,
+                "source": "WIPO Global Innovation Index 2023, top S&T clusters",
+                "pct_weight": float(rec.pct_filings) * part,
+                "article_weight": float(rec.scientific_articles) * part, **site,
+            })
+    return rows
+
+
+def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame,
+         industry_counts: pd.Series, scale: str, rng: np.random.Generator,
+         resolve: Resolver) -> Plan:
+    """Lay out every planted component and how many establishments it receives.
+
+    Parameters
+    ----------
+    regions, counties : pandas.DataFrame
+        The gazetteer and its county table (:func:`clusteratlas.demo.places.county_table`).
+    industries : pandas.DataFrame
+        :func:`clusteratlas.demo.industries.industries`.
+    industry_counts : pandas.Series
+        Establishments per industry (index ``industry``) in the reference year.
+    scale : str
+        ``small``, ``default`` or ``large`` (sets the number of SME clusters).
+    rng : numpy.random.Generator
+    resolve : callable
+        ``resolve(names, hint=None)`` of the gazetteer.
+    """
+    notes: list[str] = []
+    total = float(industry_counts.sum())
+    prod = industries.set_index("industry")["productivity"]
+    rows = national_clusters(regions, counties, resolve)
+    used_prefectures = {r["region_code"] for r in rows}
+    used_counties: set[int] = set()
+
+    # National strengths: random relative weights, scaled so the planted establishments carry
+    # NATIONAL_OUTPUT_SHARE of output given their size and productivity boosts.
+    nat = pd.DataFrame(rows)
+    raw = rng.uniform(0.6, 1.4, len(nat))
+    rel_output = prod.reindex(nat["industry"]).to_numpy() / np.average(
+        prod.reindex(industry_counts.index).to_numpy(), weights=industry_counts.to_numpy())
+    per_unit = industry_counts.reindex(nat["industry"]).to_numpy() * raw * rel_output
+    boost = NATIONAL_SIZE_BOOST * NATIONAL_PRODUCTIVITY_BOOST
+    nat["strength"] = raw * NATIONAL_OUTPUT_SHARE * total / boost / per_unit.sum()
+    planted_share = nat.groupby("industry")["strength"].transform("sum")
+    over = planted_share > MAX_PLANTED_SHARE
+    nat.loc[over, "strength"] *= MAX_PLANTED_SHARE / planted_share[over]
+    if over.any():
+        notes.append(f"{int(over.sum())} national components capped so no industry has more than "
+                     f"{MAX_PLANTED_SHARE:.0%} of its establishments planted")
+    nat["size_boost"] = NATIONAL_SIZE_BOOST
+    nat["productivity_boost"] = NATIONAL_PRODUCTIVITY_BOOST
+    nat["export_growth"] = np.nan
+    frames = [nat]
+
+    # SME featured clusters: distinct counties of small/medium cities outside national hosts.
+    eligible = _small_or_medium(counties) & ~counties["prefecture_code"].isin(used_prefectures) \
+        .to_numpy(dtype=bool)
+    n_sme = SME_COUNT[scale]
+    pool = np.flatnonzero(eligible)
+    w = counties["population"].to_numpy(dtype=float)[pool]
+    chosen = rng.choice(pool, size=min(n_sme, pool.size), replace=False, p=w / w.sum())
+    sme_ind = rng.choice(np.array(SME_INDUSTRIES, dtype=object), size=chosen.size)
+    sme_counts = industry_counts.reindex(sme_ind).to_numpy(dtype=float)
+    raw = rng.uniform(0.6, 1.4, chosen.size)
+    # SME firms are ordinary-sized and ordinarily productive: establishments ~ output share.
+    sme_rel = prod.reindex(sme_ind).to_numpy() / np.average(
+        prod.reindex(industry_counts.index).to_numpy(), weights=industry_counts.to_numpy())
+    count_target = SME_OUTPUT_SHARE * total * raw / (raw * sme_rel).sum()
+    sme_rows = []
+    for k, (ci, ind) in enumerate(zip(chosen, sme_ind, strict=True), start=1):
+        county = counties.iloc[ci]
+        used_counties.add(int(ci))
+        info = industries.set_index("industry").loc[ind]
+        sme_rows.append({
+            "cluster_id": f"SME-{k:03d}", "kind": "sme_featured",
+            "name_zh": f"{county['name']}{info['name_zh']}特色产业集群",
+            "name_en": f"{county['name']} {info['name_en']} SME featured cluster (synthetic)",
+            "industry": ind, "field": "consumer goods", "region_code": county["region_code"],
+            "host_name": county["name"], "lon": county["lon"], "lat": county["lat"],
+            "macro_region": county["macro_region"], "city_size_class": county["city_size_class"],
+            "counties": np.array([ci]), "radius_km": COUNTY_RADIUS_KM, "growth": 0.08,
+            "source": "synthetic (site drawn at random among small and medium cities)",
+        })
+    sme = pd.DataFrame(sme_rows)
+    if len(sme):
+        sme["strength"] = count_target / sme_counts
+        sme["size_boost"] = 1.0
+        sme["productivity_boost"] = 1.0
+        sme["export_growth"] = SME_EXPORT_GROWTH
+        frames.append(sme)
+    if chosen.size < n_sme:
+        notes.append(f"only {chosen.size} counties eligible for SME featured clusters")
+
+    # Co-located pairs: three shared county sites per pair, away from other planted sites.
+    free = np.ones(len(counties), dtype=bool)
+    free[list(used_counties)] = False
+    free &= ~counties["prefecture_code"].isin(used_prefectures).to_numpy(dtype=bool)
+    pair_rows = []
+    for k, (a, b) in enumerate(COLOCATED_PAIRS, start=1):
+        pool = np.flatnonzero(free)
+        w = counties["population"].to_numpy(dtype=float)[pool]
+        sites = rng.choice(pool, size=3, replace=False, p=w / w.sum())
+        free[sites] = False
+        names = industries.set_index("industry").loc[[a, b]]
+        for ci in sites:
+            county = counties.iloc[ci]
+            for ind in (a, b):
+                pair_rows.append({
+                    "cluster_id": f"PAIR-{k:02d}", "kind": "colocated_pair",
+                    "name_zh": f"{names.loc[a, 'name_zh']}—{names.loc[b, 'name_zh']}共同集聚",
+                    "name_en": f"{names.loc[a, 'name_en']} with {names.loc[b, 'name_en']}",
+                    "industry": ind, "field": pd.NA, "region_code": county["region_code"],
+                    "host_name": county["name"], "lon": county["lon"], "lat": county["lat"],
+                    "macro_region": county["macro_region"],
+                    "city_size_class": county["city_size_class"], "counties": np.array([ci]),
+                    "radius_km": COUNTY_RADIUS_KM, "growth": np.nan, "strength": PAIR_SITE_SHARE,
+                    "size_boost": 1.0, "productivity_boost": 1.0, "export_growth": np.nan,
+                    "source": "synthetic (sites drawn at random, population-weighted)",
+                })
+    frames.append(pd.DataFrame(pair_rows))
+
+    hubs = pd.DataFrame(innovation_hubs(regions, counties, resolve, notes))
+    if len(hubs):
+        hubs["strength"] = (HUB_PATENT_SHARE * hubs["pct_weight"] / hubs["pct_weight"].sum()
+                            + HUB_PUBLICATION_SHARE * hubs["article_weight"]
+                            / hubs["article_weight"].sum())
+        score = hubs.groupby("cluster_id")["strength"].transform("sum")
+        hubs["rank"] = score.rank(method="min", ascending=False).astype(int)
+        hubs["size_boost"] = np.nan
+        hubs["productivity_boost"] = np.nan
+        hubs["export_growth"] = np.nan
+        frames.append(hubs)
+
+    disp = industries.set_index("industry").loc[list(DISPERSED_INDUSTRIES)]
+    frames.append(pd.DataFrame({
+        "cluster_id": [f"DISP-{k:02d}" for k in range(1, len(disp) + 1)], "kind": "dispersed",
+        "name_zh": disp["name_zh"].to_numpy() + "(分散)",
+        "name_en": disp["name_en"].to_numpy() + " (dispersed)", "industry": disp.index.to_numpy(),
+        "strength": 0.0, "source": "synthetic control: follows population only",
+        "counties": [np.array([], dtype=np.int64)] * len(disp),
+    }))
+
+    comp = pd.concat(frames, ignore_index=True)
+    comp["component"] = comp.groupby("cluster_id").cumcount()
+    sites = [np.asarray(c, dtype=np.int64) for c in comp.pop("counties")]
+    return Plan(components=comp, sites=sites, notes=notes)
+
+
+def distance_to_site_km(comp: pd.DataFrame, lon: np.ndarray, lat: np.ndarray,
+                        index: np.ndarray) -> np.ndarray:
+    """Distance (km) of points to the centre of the component they were planted in."""
+    return haversine_km(lon, lat, comp["lon"].to_numpy(dtype=float)[index],
+                        comp["lat"].to_numpy(dtype=float)[index])
