@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clusteratlas.errors import InputError
 from clusteratlas.measure import coagglomeration, ellison_glaeser, maurel_sedillot
@@ -225,3 +227,19 @@ def test_eg_summary_plot_and_params() -> None:
     assert fig.data[0].type == "bar" and len(fig.data[0].x) == 5
     with pytest.raises(InputError, match="alpha"):
         ellison_glaeser(plants, alpha=1.5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(min_value=1e-3, max_value=1e6), seed=st.integers(0, 2**16))
+def test_eg_invariant_to_scale_and_labels(scale: float, seed: int) -> None:
+    # γ, G, H and z depend on shares only: scaling every plant, or renaming the regions, changes
+    # nothing.
+    plants = _dartboard(6, 12, np.array([0.4, 0.3, 0.2, 0.1]), seed=seed)
+    base = ellison_glaeser(plants, kind="records").table
+    scaled = ellison_glaeser(plants.assign(employment=plants["employment"] * scale),
+                             kind="records").table
+    renamed = ellison_glaeser(plants.assign(region_code="z" + plants["region_code"]),
+                              kind="records").table
+    for other in (scaled, renamed):
+        for col in ("G", "H", "gamma", "z"):
+            np.testing.assert_allclose(other[col], base[col], rtol=1e-9, atol=1e-12)

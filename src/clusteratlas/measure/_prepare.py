@@ -274,9 +274,11 @@ def prepare(
                 which.append(f"{name!r} missing in {int(mask.sum())}")
         notes.append(f"{n_dropped} of {n_rows} rows left out because a value is missing "
                      f"({'; '.join(which)}); rows {_rows_text(index, missing)}.")
-    keep = ~missing
-    if not keep.any():
+    keep: np.ndarray | slice = ~missing
+    if n_dropped == n_rows:
         raise InputError("no row has a region, an industry and a weight")
+    if n_dropped == 0:
+        keep = slice(None)  # a view: no copy of millions of values
 
     regions = pd.Index(_labels(pd.Series(np.asarray(region_labels, dtype=object))))
     if level is not None:
@@ -304,8 +306,10 @@ def prepare(
     cell = rcode.astype(np.int64) * n_k + kcode
     if kind == "auto":
         has_id = "est_id" in data.columns
-        repeats = len(np.unique(cell)) < len(cell)
-        kind = "records" if (has_id or repeats) else "aggregates"
+        # A repeated (region, industry) pair means one row per plant; bincount is O(n), unlike
+        # np.unique's hashing of millions of cells.
+        repeats = has_id or bool(np.bincount(cell, minlength=n_r * n_k).max() > 1)
+        kind = "records" if repeats else "aggregates"
         if kind == "aggregates":
             notes.append("Input read as region × industry aggregates (no est_id column and no "
                          "repeated region–industry pair); plant sizes are unknown. Pass "
@@ -317,7 +321,9 @@ def prepare(
     if kind == "records":
         positive = wk > 0
         plants = np.bincount(kcode[positive], minlength=n_k).astype(float)
-        powers = np.vstack([np.bincount(kcode, weights=wk**p, minlength=n_k) for p in (1, 2, 3, 4)])
+        w2 = wk * wk
+        powers = np.vstack([np.bincount(kcode, weights=v, minlength=n_k)
+                            for v in (wk, w2, w2 * wk, w2 * w2)])
     elif n_plants is not None:
         counts = pd.to_numeric(data[n_plants], errors="coerce").to_numpy(dtype=float)[keep]
         if np.isnan(counts).any() or (counts < 0).any():
