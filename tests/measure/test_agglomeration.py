@@ -243,3 +243,45 @@ def test_eg_invariant_to_scale_and_labels(scale: float, seed: int) -> None:
     for other in (scaled, renamed):
         for col in ("G", "H", "gamma", "z"):
             np.testing.assert_allclose(other[col], base[col], rtol=1e-9, atol=1e-12)
+
+
+def _pysal_reference(dataset: str, measure: str) -> pd.Series:
+    """Values of PySAL inequality 1.0.1 (make_pysal_reference.py; see data/README.md)."""
+    ref = pd.read_csv(DATA / "pysal_reference.csv", dtype={"key": str})
+    sel = ref[(ref["dataset"] == dataset) & (ref["measure"] == measure)]
+    assert len(sel), (dataset, measure)
+    return sel.set_index("key")["value"]
+
+
+@pytest.mark.parametrize(("dataset", "region", "weight"), [
+    ("fk2014_egc", "region", "emp_firm"),
+    ("random_plants", "region_code", "employment"),
+])
+def test_against_pysal_inequality_101(dataset: str, region: str, weight: str) -> None:
+    # inequality 1.0.1's ellison_glaeser_egg / maurel_sedillot_msg run on the region × industry
+    # matrix of the same plants, with hs = plant Herfindahls computed by plain pandas.
+    path = DATA / ("fk2014_egc.csv" if dataset == "fk2014_egc" else "random_plants.csv")
+    plants = pd.read_csv(path, dtype={region: str})
+    for fn, name in ((ellison_glaeser, "gamma"), (maurel_sedillot, "gamma_ms")):
+        ours = fn(plants, region, "industry", weight, kind="records").table.set_index("industry")
+        ref = _pysal_reference(dataset, name)
+        np.testing.assert_allclose(ours.loc[ref.index, name], ref, rtol=1e-10, atol=1e-13)
+
+
+def test_pysal_inequality_101_documented_examples() -> None:
+    # The doctest matrix of inequality 1.0.1 (_indices.py, ellison_glaeser_egg and
+    # maurel_sedillot_msg): 3 areas × 4 industries; hs=None there means every worker is a plant,
+    # H_k = 1 / P_k — our hhi="equal" with the employment itself as the plant count.
+    z = np.array([[10, 13, 13, 49], [19, 29, 31, 46], [33, 16, 34, 34]], dtype=float)
+    agg = pd.DataFrame([(f"a{i}", f"k{j}", z[i, j]) for i in range(3) for j in range(4)],
+                       columns=["region_code", "industry", "employment"])
+    eg = ellison_glaeser(agg, n_plants="employment", hhi="equal").table["gamma"]
+    np.testing.assert_allclose(eg, [0.054499, 0.016242, 0.010141, 0.028803], atol=5e-7)
+    ms = maurel_sedillot(agg, n_plants="employment", hhi="equal").table["gamma_ms"]
+    np.testing.assert_allclose(ms, [0.078583, 0.035977, 0.039374, -0.009049], atol=5e-7)
+    # With given Herfindahls hs = (0.549, 0.715, 0.603, 0.545):
+    hs = {"k0": 0.549, "k1": 0.715, "k2": 0.603, "k3": 0.545}
+    eg = ellison_glaeser(agg, hhi=hs).table["gamma"]
+    np.testing.assert_allclose(eg, [-1.06264, -2.39227, -1.461383, -1.117953], atol=5e-7)
+    ms = maurel_sedillot(agg, hhi=hs).table["gamma_ms"]
+    np.testing.assert_allclose(ms, [-1.010102, -2.324216, -1.38869, -1.200499], atol=5e-7)
