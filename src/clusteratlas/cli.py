@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Stages whose commands are registered, in pipeline order.
-COMMAND_MODULES: list[str] = ["project", "measure"]
+COMMAND_MODULES: list[str] = ["project", "measure", "detect"]
 
 
 def _version(value: bool) -> None:
