@@ -285,3 +285,18 @@ def test_pysal_inequality_101_documented_examples() -> None:
     np.testing.assert_allclose(eg, [-1.06264, -2.39227, -1.461383, -1.117953], atol=5e-7)
     ms = maurel_sedillot(agg, hhi=hs).table["gamma_ms"]
     np.testing.assert_allclose(ms, [-1.010102, -2.324216, -1.38869, -1.200499], atol=5e-7)
+
+
+def test_degenerate_industries() -> None:
+    # y has zero activity (left out, with a note); z has a single plant (H = 1): γ undefined.
+    plants = pd.DataFrame({"est_id": range(5), "region_code": ["a", "a", "b", "b", "c"],
+                           "industry": ["x", "y", "x", "z", "z"],
+                           "employment": [3.0, 0.0, 4.0, 5.0, 0.0]})
+    res = ellison_glaeser(plants)
+    table = res.table.set_index("industry")
+    assert list(table.index) == ["x", "z"]
+    assert np.isnan(table.loc["z", "gamma"]) and pd.isna(table.loc["z", "significant"])
+    assert np.isfinite(table.loc["x", "gamma"])
+    assert any("zero total activity left out: y" in n for n in res.notes)
+    assert any("single plant" in n for n in res.notes)
+    res.plot()

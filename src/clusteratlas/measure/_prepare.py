@@ -333,6 +333,25 @@ def prepare(
         raise InputError("weight=None counts rows as establishments, which needs establishment "
                          "records; for aggregates name the column holding the activity")
 
+    # An industry or region whose activity sums to zero has no shares: leave it out, say so.
+    k_zero = matrix.sum(axis=0) == 0
+    r_zero = matrix.sum(axis=1) == 0
+    if k_zero.all():
+        raise InputError(f"column {weight!r} sums to zero: there is no activity to measure")
+    if k_zero.any():
+        notes.append(f"{int(k_zero.sum())} industries with zero total activity left out: "
+                     f"{', '.join(map(str, industries[k_zero][:10]))}"
+                     f"{' …' if k_zero.sum() > 10 else ''}.")
+        matrix, industries = matrix[:, ~k_zero], industries[~k_zero]
+        plants = plants[~k_zero] if plants is not None else None
+        powers = powers[:, ~k_zero] if powers is not None else None
+    if r_zero.any():
+        notes.append(f"{int(r_zero.sum())} regions with zero total activity left out: "
+                     f"{', '.join(map(str, regions[r_zero][:10]))}"
+                     f"{' …' if r_zero.sum() > 10 else ''}.")
+        matrix, regions = matrix[~r_zero], regions[~r_zero]
+    n_r, n_k = matrix.shape
+
     ref = ref_total = None
     if reference is not None:
         ref, ref_total = _reference_totals(reference, industries, industry)

@@ -186,8 +186,9 @@ def _inference(g_dev: np.ndarray, var: np.ndarray, scale: np.ndarray,
         sd = np.sqrt(var)
         z = np.where(sd > 0, g_dev / sd, np.nan)
         p = stats.norm.sf(z)
+        sd_gamma = np.where(scale > 0, sd / scale, np.nan)
     return {
-        "gamma_sd_null": sd / scale,
+        "gamma_sd_null": sd_gamma,
         "z": z,
         "p_value": p,
         "significant": pd.array(np.where(np.isnan(p), None, p < alpha), dtype="boolean"),
@@ -221,8 +222,10 @@ def _agglomeration(
         else:
             raw = g
             gamma = (g / (1.0 - s2) - h) / (1.0 - h)
+    single = h >= 1.0  # one plant: G is all lumpiness, γ is not identified
+    gamma = np.where(single, np.nan, gamma)
     expected = (1.0 - s2) * h
-    var = _null_variance(h, z3, z4, s2, s3, ms)
+    var = np.where(single, np.nan, _null_variance(h, z3, z4, s2, s3, ms))
     infer = _inference(raw - expected, var, (1.0 - s2) * (1.0 - h), alpha)
     name = "gamma_ms" if ms else "gamma"
     table = pd.DataFrame({
@@ -242,9 +245,8 @@ def _agglomeration(
         table[key] = values
     table["localisation"] = pd.Series(
         np.select([gamma > EG_HIGH, gamma >= EG_LOW], ["high", "moderate"], "low"),
-        dtype="string").where(~np.isnan(gamma), pd.NA).to_numpy()
+        dtype="string", index=table.index).where(~np.isnan(gamma), pd.NA)
 
-    single = h >= 1.0
     if single.any():
         notes.append(f"{int(single.sum())} industries have a single plant (H = 1); "
                      f"{name} is undefined for them.")
@@ -259,6 +261,7 @@ def _agglomeration(
                  "normal approximation to G; EG (1997) call γ > 0.05 highly and γ < 0.02 not "
                  "very localised.")
     params = dict(prep.info)
+    params.pop("reference", None)
     params.update({"alpha": alpha, "hhi": "from plant records" if (prep.kind == "records"
                                                                   and hhi is None) else
                    (hhi if isinstance(hhi, str) else ("supplied" if hhi is not None else None)),
@@ -466,6 +469,7 @@ def coagglomeration(
     notes.append("γᶜ > 0: the pair co-locates more than the dartboard predicts; EG and EGK give no "
                  "null variance for γᶜ, so no significance is reported.")
     params = dict(prep.info)
+    params.pop("reference", None)
     params.update({"region_totals": "supplied" if region_totals is not None else "data",
                    "n_pairs": len(table), "min_total": min_total})
     return CoagglomerationResult(table=table, params=params, notes=notes,
