@@ -77,6 +77,8 @@ MISSING_MARKERS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "nan", 
 _WS = " \t\r\n\u3000\u00a0"
 _FULL = "０１２３４５６７８９．，－＋ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
 _HALF = "0123456789.,-+ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_FULL_DIGITS = "０１２３４５６７８９．，－＋"
+_HALF_DIGITS = "0123456789.,-+"
 
 LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
 
@@ -136,9 +138,18 @@ def _lit(value: str) -> str:
 def _text_expr(src: str | None) -> str:
     if src is None:
         return "NULL::VARCHAR"
+    x = f"CAST({_q(src)} AS VARCHAR)"
+    # strlen (bytes) equals length (characters) only for ASCII text: the cheap test keeps the
+    # slower multi-character trim off the common path
+    trimmed = f"CASE WHEN strlen({x}) = length({x}) THEN trim({x}) ELSE trim({x}, {_lit(_WS)}) END"
     markers = ", ".join(_lit(m) for m in MISSING_MARKERS)
-    trimmed = f"trim(CAST({_q(src)} AS VARCHAR), {_lit(_WS)})"
-    return f"CASE WHEN {trimmed} IN ({markers}) THEN NULL ELSE {trimmed} END"
+    return f"CASE WHEN strlen({trimmed}) <= 6 AND {trimmed} IN ({markers}) THEN NULL ELSE {trimmed} END"
+
+
+def _fold(t: str, full: str = "", half: str = "") -> str:
+    """Full-width to ASCII for non-ASCII values only (translate is slow; most values are ASCII)."""
+    full, half = full or _FULL_DIGITS, half or _HALF_DIGITS
+    return f"CASE WHEN strlen({t}) = length({t}) THEN {t} ELSE translate({t}, {_lit(full)}, {_lit(half)}) END"
 
 
 @dataclass
@@ -158,7 +169,13 @@ class _Plan:
         self.industries = industries
         self.regions = regions
         self.stage1: list[str] = []   # text columns t_*
-        self.stage2: list[str] = []   # normalised text / parsed numbers
+        self.stage2: list[str] = []   # normalised text, plain numeric casts
+        self.stage3: list[str] = []   # which repair a number needs
+        self.stage4: list[str] = []   # repaired numbers
+        self.stage5: list[str] = []
+        self.stage6: list[str] = []
+        self.stage7: list[str] = []
+        self.stage8: list[str] = []
         self.final: dict[str, str] = {}  # canonical column -> typed value expression
         self.checks: list[_Check] = []
         self.fixes: list[_Check] = []
@@ -171,7 +188,8 @@ class _Plan:
         for col in spec.columns:
             c = col.name
             t = f"t_{c}"
-            self.stage1.append(f"{_text_expr(self.src.get(c))} AS {_q(t)}")
+            if col.dtype not in ("Float64", "Int64"):
+                self.stage1.append(f"{_text_expr(self.src.get(c))} AS {_q(t)}")
             if col.dtype in ("Float64", "Int64"):
                 self._numeric(col)
             elif col.dtype == "boolean":
@@ -185,10 +203,11 @@ class _Plan:
                 self.final[c] = v
             else:
                 h = f"h_{c}"
-                code_like = f"regexp_full_match(translate({t}, {_lit(_FULL)}, {_lit(_HALF)}), '[0-9A-Za-z.\\-]+')"
+                folded = _fold(t, _FULL, _HALF)
+                # only codes are folded (a name such as 第１分厂 keeps its spelling)
                 self.stage2.append(
-                    f"CASE WHEN {t} IS NOT NULL AND translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) <> {t} "
-                    f"AND {code_like} THEN translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) ELSE {t} END AS {h}"
+                    f"CASE WHEN strlen({t}) <> length({t}) AND regexp_full_match({folded}, "
+                    f"'[0-9A-Za-z.\\-]+') THEN {folded} ELSE {t} END AS {h}"
                 )
                 self.fixes.append(_Check("full_width_digits", f"({h} IS DISTINCT FROM {t})",
                                          f"'{c}: \"' || {t} || '\" -> \"' || {h} || '\" (full-width characters normalised)'"))
@@ -213,31 +232,55 @@ class _Plan:
 
     def _numeric(self, col: schema.Column) -> None:
         c, t = col.name, f"t_{col.name}"
-        h, v = f"h_{c}", f"v_{c}"
-        self.stage2.append(f"translate({t}, {_lit(_FULL)}, {_lit(_HALF)}) AS {h}")
-        thousands = f"regexp_full_match({h}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]*)?')"
-        number = f"CASE WHEN {thousands} THEN replace({h}, ',', '') ELSE {h} END"
-        self.fixes.append(_Check("full_width_digits", f"({h} <> {t})",
-                                 f"'{c}: \"' || {t} || '\" (full-width digits normalised)'"))
-        self.fixes.append(_Check("thousands_separator", f"coalesce({thousands}, false)",
-                                 f"'{c}: \"' || {t} || '\" -> ' || replace({h}, ',', '') || "
-                                 "' (thousands separators removed)'"))
-        if col.dtype == "Int64":
+        h, v0, ok0, v1, fx, v, bad = (f"{p}_{c}" for p in ("h", "v0", "ok0", "v1", "fx", "v", "bad"))
+        integer = col.dtype == "Int64"
+        src = self.src.get(c)
+        raw = f"r_{c}"
+        self.stage1.append(f"{f'CAST({_q(src)} AS VARCHAR)' if src else 'NULL::VARCHAR'} AS {raw}")
+        # Fast path: most values cast as they are. Everything else (trimming, missing markers,
+        # full-width digits, thousands separators, dates) runs only where that cast failed:
+        # CASE is evaluated lazily, so the slow string functions see only those rows.
+        self.stage1.append(f"TRY_CAST({raw} AS DOUBLE) AS {v0}")
+        plain = f"{v0} IS NOT NULL AND isfinite({v0})"
+        if integer:
+            # 20150301 casts as a number but is a date
+            plain += f" AND NOT ({v0} BETWEEN 18000101 AND 21001231)"
+        self.stage2.append(f"coalesce({plain}, false) AS {ok0}")
+        self.stage3.append(f"CASE WHEN {ok0} THEN {raw} ELSE {_text_expr(raw)} END AS {t}")
+        self.stage4.append(f"CASE WHEN {ok0} OR {t} IS NULL THEN NULL ELSE {_fold(t)} END AS {h}")
+        self.stage5.append(f"TRY_CAST({h} AS DOUBLE) AS {v1}")
+        thousands = (f"(contains({h}, ',') AND regexp_full_match({h}, "
+                     f"'[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]*)?'))")
+        direct = f"{v1} IS NOT NULL AND isfinite({v1})"
+        whens = [f"WHEN {thousands} THEN 'thousands_separator'"]
+        if integer:
+            direct += f" AND NOT ({v1} BETWEEN 18000101 AND 21001231)"
             date = (f"regexp_full_match({h}, '[0-9]{{4}}\\s*年.*|[0-9]{{4}}[-/.][0-9]{{1,2}}"
                     f"([-/.][0-9]{{1,2}})?([ T].*)?|(1[89]|20)[0-9]{{2}}(0[1-9]|1[0-2])[0-3][0-9]')")
-            number = f"CASE WHEN {date} THEN left({h}, 4) ELSE {number} END"
-            self.fixes.append(_Check("year_from_date", f"coalesce({date}, false)",
+            whens.append(f"WHEN {date} THEN 'year_from_date'")
+        self.stage6.append(
+            f"CASE WHEN {h} IS NULL OR ({direct}) THEN NULL {' '.join(whens)} END AS {fx}")
+        self.stage7.append(
+            f"CASE WHEN {ok0} THEN {v0} WHEN {fx} = 'thousands_separator' "
+            f"THEN TRY_CAST(replace({h}, ',', '') AS DOUBLE) WHEN {fx} = 'year_from_date' "
+            f"THEN TRY_CAST(left({h}, 4) AS DOUBLE) ELSE {v1} END AS {v}")
+        cond = f"{t} IS NOT NULL AND ({v} IS NULL OR NOT isfinite({v})"
+        if integer:
+            cond += f" OR {v} <> round({v}) OR abs({v}) > 9e15"
+        self.stage8.append(f"coalesce({cond}), false) AS {bad}")
+        self.fixes.append(_Check("full_width_digits", f"coalesce({h} <> {t}, false)",
+                                 f"'{c}: \"' || {t} || '\" -> ' || {h} || ' (full-width digits normalised)'"))
+        self.fixes.append(_Check("thousands_separator", f"{fx} = 'thousands_separator'",
+                                 f"'{c}: \"' || {t} || '\" -> ' || replace({h}, ',', '') || "
+                                 "' (thousands separators removed)'"))
+        if integer:
+            self.fixes.append(_Check("year_from_date", f"{fx} = 'year_from_date'",
                                      f"'{c}: \"' || {t} || '\" -> ' || left({h}, 4) || ' (year taken from date)'"))
-        self.stage2.append(f"TRY_CAST({number} AS DOUBLE) AS {v}")
-        bad = f"({t} IS NOT NULL AND ({v} IS NULL OR NOT isfinite({v})"
-        if col.dtype == "Int64":
-            bad += f" OR {v} <> round({v}) OR abs({v}) > 9e15"
-        bad += "))"
         self.checks.append(_Check(
             "unparsable_number", bad,
-            f"'{c}: \"' || {t} || '\" is not a" + (" whole" if col.dtype == "Int64" else "") + " number'"))
+            f"'{c}: \"' || {t} || '\" is not a" + (" whole" if integer else "") + " number'"))
         ok = f"CASE WHEN {bad} THEN NULL ELSE {v} END"
-        self.final[c] = f"CAST({ok} AS BIGINT)" if col.dtype == "Int64" else ok
+        self.final[c] = f"CAST({ok} AS BIGINT)" if integer else ok
         if col.unit in NON_NEGATIVE_UNITS:
             self.checks.append(_Check("negative_value", f"coalesce({v} < 0, false)",
                                       f"'{c}: ' || {t} || ' is negative'"))
@@ -277,6 +320,12 @@ class _Plan:
         detail_c = "concat_ws('; ', " + ", ".join(
             f"CASE WHEN {f.cond} THEN {f.detail} END" for f in self.fixes) + ")"
         typed = ", ".join(f"{self.final[c]} AS {_q(c)}" for c in names)
+        levels = [self.stage2, self.stage3, self.stage4, self.stage5, self.stage6, self.stage7,
+                  self.stage8]
+        stages = "\n".join(
+            f"s2_{i} AS (SELECT *, {', '.join(exprs) or f'NULL AS _n{i}'} FROM "
+            f"{'s1' if i == 2 else f's2_{i - 1}'}),"
+            for i, exprs in enumerate(levels, start=2))
         swap = self.swap
         s4 = (f"SELECT * REPLACE (CASE WHEN sw_coords THEN lat ELSE lon END AS lon, "
               f"CASE WHEN sw_coords THEN lon ELSE lat END AS lat) FROM (SELECT *, {swap} AS sw_coords FROM s3)"
@@ -284,8 +333,8 @@ class _Plan:
         cols = ", ".join(_q(c) for c in names)
         return f"""
         WITH s1 AS (SELECT {ROW}, {MALFORMED}, {", ".join(self.stage1)} FROM {_q(raw)}),
-        s2 AS (SELECT *, {", ".join(self.stage2) if self.stage2 else "NULL AS _none"} FROM s1),
-        s3 AS (SELECT *, {typed} FROM s2),
+        {stages}
+        s3 AS (SELECT *, {typed} FROM s2_8),
         s4 AS ({s4}),
         s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason FROM s4)
         SELECT {ROW}, {cols},
@@ -341,7 +390,8 @@ def run_validation(
 ) -> Outcome:
     """Validate the raw relation ``raw`` (text columns + ``_row``/``_malformed``) inside ``con``.
 
-    Creates temporary tables ``{prefix}_clean`` and ``{prefix}_ledger``. ``existing``, when given,
+    Creates the temporary view ``{prefix}_clean`` (so that a store can insert straight from it)
+    and table ``{prefix}_ledger``. ``existing``, when given,
     is a relation of rows already stored (canonical columns and ``source``): a row whose key is
     already there is quarantined as a duplicate and the stored row kept.
     """
@@ -369,7 +419,7 @@ def run_validation(
     _duplicates(con, spec, parsed, dups, existing)
     names = ", ".join(_q(c) for c in spec.names)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {prefix}_clean AS SELECT {names} FROM {parsed} p "
+        f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} p "
         f"WHERE p.status <> 'quarantined' AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW}) "
         f"ORDER BY p.{ROW}"
     )
