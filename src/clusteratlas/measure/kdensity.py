@@ -22,10 +22,11 @@ Definitions (Duranton & Overman 2005)
   dbmss does). ``bandwidth="scott"`` uses 1.06 (R's ``bw.nrd``); a number fixes ``h`` in the
   distance unit for the industry and all its counterfactuals.
 * Local bands: the ``alpha`` and ``1 − alpha`` quantiles of the counterfactuals at each distance.
-* Global bands, §4.1: the upper band is the same local rank at every distance, chosen so that
-  only ``alpha`` of the counterfactuals exceed it anywhere on [0, cutoff]; between two ranks the
-  band is linearly interpolated so that the crossing share equals ``alpha`` exactly (likewise
-  below for the lower band).
+* Global bands, §4.1: the upper band is the same local rank at every distance, the tightest
+  such that at most ``alpha`` of the counterfactuals exceed it anywhere on [0, cutoff] (likewise
+  below for the lower band). DO interpolate between the two ranks around ``alpha``; we keep the
+  rank, because any band between them is crossed by more than ``alpha`` (see
+  :func:`_global_band`).
 * Localisation, eq. (6)–(7): ``Γ = Σ_d max(K(d) − K̄(d), 0) · Δd`` over the grid on
   [0, cutoff]; dispersion ``Ψ = Σ_d max(K̲(d) − K(d), 0) · Δd`` when ``Γ = 0`` (else 0). With
   a 1-km grid, ``Δd = 1`` and these are the paper's sums.
@@ -227,29 +228,30 @@ def _median_distance(coords: np.ndarray, loc: np.ndarray, sphere: bool,
 
 
 def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) -> np.ndarray:
-    """Duranton–Overman global band: same local rank everywhere, only ``alpha`` of the
-    counterfactuals exceed it anywhere on the points ``on``; linear interpolation between ranks.
+    """Duranton–Overman global band: the same local rank at every distance, the tightest one
+    that at most ``alpha`` of the counterfactuals exceed anywhere on the points ``on``.
+
+    For rank ``j`` (the j-th largest counterfactual at each distance) the share of
+    counterfactuals strictly above it somewhere is ``F(j) = #{k : min_d c_k(d) < j} / S`` where
+    ``c_k(d)`` counts the counterfactuals at or above ``k`` at ``d``. The band is at the largest
+    ``j`` with ``F(j) ≤ alpha``. DO (2005, §4.1) interpolate between the two ranks around the
+    target; any band strictly between them is exceeded by ``F(j + 1) > alpha`` of the
+    counterfactuals (the share jumps as several curves reach their best rank together), so we
+    keep the rank that honours "at most ``alpha`` cross"; ``F(j)`` is at most one rank step
+    from ``alpha``.
     """
     v = sims if upper else -sims
     s = v.shape[0]
     asc = np.sort(v, axis=0)
-    # c_k(d): number of counterfactuals at or above counterfactual k at d (ties counted above)
     sub = v[:, on]
     c = s - np.stack([np.searchsorted(asc[:, t], sub[:, i], side="left")
                       for i, t in enumerate(np.flatnonzero(on))], axis=1)
     mk = c.min(axis=1)  # best rank of each counterfactual over [0, cutoff]
-    # F(j) = share of counterfactuals strictly above the j-th largest value somewhere
     counts = np.bincount(mk, minlength=s + 2)
-    f = np.cumsum(counts)[: s + 1] / s  # f[j] = #{m_k <= j} / s = F(j + 1)
-    fj = np.concatenate([[0.0], f])  # fj[j] = F(j) = #{m_k < j} / s, j = 0..s+1
+    fj = np.concatenate([[0.0], np.cumsum(counts)[: s + 1] / s])  # fj[j] = F(j)
     js = np.arange(1, s + 1)
-    ok = js[fj[js] <= alpha + 1e-12]
-    j = int(ok.max())
-    desc = asc[::-1]  # desc[j-1] is the j-th largest
-    band = desc[j - 1].copy()
-    if j < s and fj[j + 1] > fj[j]:
-        t = (alpha - fj[j]) / (fj[j + 1] - fj[j])
-        band = band + t * (desc[j] - desc[j - 1])
+    j = int(js[fj[js] <= alpha + 1e-12].max())
+    band = asc[s - j].copy()  # the j-th largest
     return band if upper else -band
 
 
