@@ -198,10 +198,15 @@ class ClusterStars(Result):
 
 
 def _cell_values(data: pd.DataFrame, region: str, industry: str, weight: str | None,
-                 level: Any, index: pd.MultiIndex) -> np.ndarray:
+                 level: Any, base: pd.DataFrame) -> np.ndarray:
+    """Cell totals of another column, aligned with ``base`` (a location_quotient frame)."""
     lq = location_quotient(data, region=region, industry=industry, weight=weight, level=level)
+    if len(lq) == len(base) and (lq["region"].to_numpy() == base["region"].to_numpy()).all() and \
+            (lq["industry"].to_numpy() == base["industry"].to_numpy()).all():
+        return lq["value"].to_numpy(dtype=np.float64)  # same cells in the same order
     s = pd.Series(lq["value"].to_numpy(), index=pd.MultiIndex.from_arrays(
         [lq["region"], lq["industry"]]))
+    index = pd.MultiIndex.from_arrays([base["region"], base["industry"]])
     return s.reindex(index).fillna(0.0).to_numpy(dtype=np.float64)
 
 
@@ -309,12 +314,11 @@ def cluster_stars(
 
     lq = location_quotient(current, region=region, industry=industry, weight=employment,
                            reference=reference, level=level)
-    idx = pd.MultiIndex.from_arrays([lq["region"], lq["industry"]])
     table = pd.DataFrame({
         "region": lq["region"].to_numpy(),
         "industry": lq["industry"].to_numpy(),
         "employment": lq["value"].to_numpy(dtype=np.float64),
-        "establishments": _cell_values(current, region, industry, establishments, level, idx),
+        "establishments": _cell_values(current, region, industry, establishments, level, lq),
         "region_employment": lq["region_total"].to_numpy(dtype=np.float64),
         "lq": lq["lq"].to_numpy(dtype=np.float64),
     })
@@ -323,13 +327,13 @@ def cluster_stars(
     with np.errstate(divide="ignore", invalid="ignore"):
         table["focus"] = table["employment"] / table["region_employment"]
         if output is not None:
-            out_v = _cell_values(current, region, industry, output, level, idx)
+            out_v = _cell_values(current, region, industry, output, level, lq)
             table["productivity"] = np.where(table["employment"] > 0,
                                              out_v / table["employment"], np.nan)
         else:
             table["productivity"] = np.nan
-    table["growth"] = (growth.reindex(idx).to_numpy(dtype=np.float64) if growth is not None
-                       else np.nan)
+    table["growth"] = (growth.reindex(pd.MultiIndex.from_arrays([lq["region"], lq["industry"]]))
+                       .to_numpy(dtype=np.float64) if growth is not None else np.nan)
 
     codes, uniques = pd.factorize(table["industry"], sort=False)
     n_g = len(uniques)
@@ -403,10 +407,16 @@ def _panel_growth(data, years, region, industry, employment, level, first, last)
 
 
 def _rank(table: pd.DataFrame, by: str, keys: list[str]) -> np.ndarray:
-    order = table.sort_values([by, *keys], ascending=[True] + [False] * len(keys),
-                              kind="stable", na_position="last")
-    ranks = order.groupby(by, sort=False).cumcount() + 1
-    return ranks.reindex(table.index).to_numpy(dtype=np.int64)
+    """Position within each ``by`` group when sorted by ``keys`` descending (NaN last)."""
+    group, _ = pd.factorize(table[by])
+    cols = [np.nan_to_num(-table[k].to_numpy(dtype=np.float64), nan=np.inf) for k in keys]
+    order = np.lexsort((*reversed(cols), group))
+    g_sorted = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    pos = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = pos + 1
+    return ranks
 
 
 def _gazetteer(regions: pd.DataFrame | None, notes: list[str]) -> pd.DataFrame | None:
