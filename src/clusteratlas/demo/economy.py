@@ -38,6 +38,10 @@ class DemoEconomy:
         Canonical tables (see :mod:`clusteratlas.schema`).
     truth : pandas.DataFrame
         The planted ground truth (schema table ``planted_clusters``).
+    members : pandas.DataFrame
+        Which establishments were planted in which component: ``est_id, cluster_id, component,
+        kind`` (one row per planted establishment; the others are background). Point-level truth
+        for scoring density clusters; not a canonical table.
     industries : pandas.DataFrame
         The industry classification used (:func:`clusteratlas.demo.industries.industries`).
     regions : pandas.DataFrame
@@ -53,6 +57,7 @@ class DemoEconomy:
     innovation_actors: pd.DataFrame
     links: pd.DataFrame
     truth: pd.DataFrame
+    members: pd.DataFrame
     industries: pd.DataFrame
     regions: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
@@ -260,6 +265,14 @@ def generate(scale: str = "small", seed: int = 0, regions: pd.DataFrame | None =
     alive_per_ind = pd.Series(np.bincount(firm_ind[alive], minlength=len(ind)),
                               index=ind["industry"].to_numpy(dtype=object))
     truth = _truth(comp, firm_comp, alive, employment, output, alive_per_ind)
+    planted_idx = np.flatnonzero(has_comp)
+    members = pd.DataFrame({
+        "est_id": est_ids.take(planted_idx).reset_index(drop=True),
+        "cluster_id": pd.Series(comp["cluster_id"].to_numpy(dtype=object)[firm_comp[planted_idx]],
+                                dtype="string"),
+        "component": pd.Series(comp["component"].to_numpy()[firm_comp[planted_idx]], dtype="Int64"),
+        "kind": pd.Series(kind[firm_comp[planted_idx]], dtype="string"),
+    })
     params = {"scale": scale, "seed": int(seed), "years": years,
               "establishments_latest_year": n_alive_drawn, "firms_drawn": n_firms,
               "patents": int((innovations["kind"] == "patent").sum()),
@@ -270,6 +283,7 @@ def generate(scale: str = "small", seed: int = 0, regions: pd.DataFrame | None =
         innovation_actors=_conform(actors, "innovation_actors"),
         links=_conform(links, "links"),
         truth=_conform(truth, "planted_clusters"),
+        members=members,
         industries=ind, regions=regions, params=params, notes=list(plan.notes),
     )
 

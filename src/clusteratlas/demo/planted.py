@@ -57,7 +57,7 @@ NATIONAL_RADIUS_KM = 12.0
 NATIONAL_MULTI_RADIUS_KM = 9.0
 COUNTY_RADIUS_KM = 4.0
 #: Share of an industry's establishments at each site of a co-located pair.
-PAIR_SITE_SHARE = 0.06
+PAIR_SITE_SHARE = 0.10
 #: SME export growth per year ("exports growing ~30 % a year").
 SME_EXPORT_GROWTH = 0.30
 
