@@ -300,3 +300,47 @@ def test_degenerate_industries() -> None:
     assert any("zero total activity left out: y" in n for n in res.notes)
     assert any("single plant" in n for n in res.notes)
     res.plot()
+
+
+def test_coagglomeration_null_variance_exact_by_enumeration() -> None:
+    # Industry k: plants of 1 and 3; industry l: plants of 2 and 2; regions with x = (0.5, 0.3,
+    # 0.2) fixed by region totals. Enumerate all 3⁴ placements under the dartboard null and
+    # compare E[C] = 0 and Var(C), C = Σ(s_k − x)(s_l − x), with the closed form.
+    x = np.array([0.5, 0.3, 0.2])
+    zk, zl = np.array([0.25, 0.75]), np.array([0.5, 0.5])
+    values, probs = [], []
+    for placement in itertools.product(range(3), repeat=4):
+        sk = np.bincount(placement[:2], weights=zk, minlength=3)
+        sl = np.bincount(placement[2:], weights=zl, minlength=3)
+        values.append(((sk - x) * (sl - x)).sum())
+        probs.append(np.prod(x[list(placement)]))
+    v, p = np.array(values), np.array(probs)
+    assert (p * v).sum() == pytest.approx(0.0, abs=1e-15)
+    var = (p * v**2).sum()
+    plants = pd.DataFrame({"region_code": ["a", "b", "a", "c"], "industry": ["k", "k", "l", "l"],
+                           "employment": [1.0, 3.0, 2.0, 2.0]})
+    row = coagglomeration(plants, kind="records",
+                          region_totals={"a": 5.0, "b": 3.0, "c": 2.0}).table.iloc[0]
+    s2 = (x**2).sum()
+    assert row["gamma_c_sd_null"] == pytest.approx(np.sqrt(var) / (1 - s2), rel=1e-12)
+
+
+def test_coagglomeration_null_by_simulation() -> None:
+    # 1000 dartboard industries of 30 plants; the 500 disjoint pairs (k0, k1), (k2, k3), … are
+    # independent draws of the null. z has mean 0 and variance 1: tolerances are 4 standard
+    # errors (1/√500 for the mean, √(2/500) for the variance of a normal sample).
+    x = np.linspace(1, 3, 15)
+    x = x / x.sum()
+    plants = _dartboard(1000, 30, x, seed=5)
+    totals = {f"r{i}": float(v) for i, v in enumerate(x)}
+    table = coagglomeration(plants, region_totals=totals).table
+    ia = table["industry_a"].str.slice(1).astype(int)
+    ib = table["industry_b"].str.slice(1).astype(int)
+    z = table.loc[(ia % 2 == 0) & (ib == ia + 1), "z"].to_numpy()
+    assert len(z) == 500
+    assert abs(z.mean()) < 4 / np.sqrt(500)
+    assert abs(z.var() - 1.0) < 4 * np.sqrt(2 / 500)
+    # Without plant sizes there is no significance, and a note says so.
+    agg = plants.groupby(["region_code", "industry"], as_index=False)["employment"].sum()
+    res = coagglomeration(agg)
+    assert "z" not in res.table and any("no significance" in n for n in res.notes)
