@@ -236,3 +236,14 @@ def test_summary_and_plot() -> None:
     fig = res.plot()
     assert fig.data[0].type == "heatmap"
     assert len(fig.data[0].y) == 5
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    # By module path: the package rebinds the name ``specialisation`` to the function.
+    for name in ("specialisation", "agglomeration"):
+        module = importlib.import_module(f"clusteratlas.measure.{name}")
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, name
