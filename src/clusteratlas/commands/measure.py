@@ -184,7 +184,7 @@ def eg_cmd(
 def coagglomeration_cmd(
     input_path: Path = _INPUT, project: Path = _PROJECT, region: str = _REGION,
     industry: str = _INDUSTRY, weight: str = _WEIGHT, level: str = _LEVEL, kind: str = _KIND,
-    industries: str = _INDUSTRIES,
+    industries: str = _INDUSTRIES, alpha: float = _ALPHA,
     region_totals: Path = _REGION_TOTALS, out: Path = _OUT,
 ) -> None:
     """Ellison–Glaeser co-agglomeration γᶜ for every pair of industries (协同集聚)."""
@@ -194,7 +194,7 @@ def coagglomeration_cmd(
     chosen = [s.strip() for s in industries.split(",")] if industries else None
     res = coagglomeration(data, chosen, region, industry, _weight(weight), level=_level(level),
                           kind=kind,  # type: ignore[arg-type]
-                          region_totals=_region_totals(region_totals))
+                          region_totals=_region_totals(region_totals), alpha=alpha)
     _notes(res.notes)
     _write(res.table, out, "co-agglomeration pairs")
 
