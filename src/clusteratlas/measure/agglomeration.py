@@ -115,7 +115,8 @@ def _plant_moments(prep: Prepared, hhi: HHIOption,
         return h, None, None
     raise InputError(
         "the plant Herfindahl H of each industry is unknown: the input is region × industry "
-        f"aggregates ({n_k} industries) without plant sizes. Give establishment records, or "
+        f"aggregates ({n_k} industries) without plant sizes. Give establishment records (with "
+        "kind='records' if each row is one establishment but no est_id column says so), or "
         "hhi={industry: H} from a census, or n_plants=<column of establishment counts> with "
         "hhi='equal'. γ cannot be separated from plant lumpiness without H."
     )
