@@ -214,6 +214,7 @@ def test_coagglomeration_subset_and_plot() -> None:
     with pytest.raises(InputError, match="not in the data"):
         coagglomeration(plants, industries=["A", "Z"])
     assert sub.plot().data[0].type == "heatmap"
+    assert "Most co-agglomerated pairs" in sub.summary()
 
 
 def test_eg_summary_plot_and_params() -> None:

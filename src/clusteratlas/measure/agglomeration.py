@@ -382,6 +382,13 @@ class CoagglomerationResult(Result):
 
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    def summary(self, max_rows: int = 20) -> str:
+        """The usual summary, then the most co-agglomerated pairs."""
+        top = self.table.nlargest(max_rows, "gamma_c")
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            return (super().summary(max_rows) + "\n\nMost co-agglomerated pairs:\n"
+                    + top.to_string(index=False))
+
     def plot(self, max_industries: int = 60) -> Any:
         """Heat map of γ^c for up to ``max_industries`` industries (largest first)."""
         import plotly.graph_objects as go
