@@ -438,7 +438,9 @@ def coagglomeration(
     ``C = d_kᵀ d_l`` has ``E[C] = 0`` and ``Var(C) = H_k H_l (Σx² − 2Σx³ + (Σx²)²)`` (derived here
     with EG's argument for ``Var(G)``; checked by simulation in the tests). ``z = C / sd(C)``
     and a one-sided ``p_value`` for co-location beyond chance follow, by the normal
-    approximation.
+    approximation. The null is that *both* industries are thrown by the dartboard; pairs with an
+    industry that is itself localised violate it whatever their co-location, so the flag is a
+    screen rather than a test of co-location alone.
 
     Parameters
     ----------
@@ -501,9 +503,12 @@ def coagglomeration(
         table["gamma_c_sd_null"] = infer["gamma_sd_null"]
         for key in ("z", "p_value", "significant"):
             table[key] = infer[key]
-        notes.append("z and p_value (one-sided, co-location beyond the dartboard) use the null "
-                     "variance Var(C) = H_k H_l (Σx² − 2Σx³ + (Σx²)²) derived in the docstring; "
-                     "EG and EGK give none.")
+        notes.append("z and p_value (one-sided) test γᶜ = 0 under the dartboard null for both "
+                     "industries, with Var(C) = H_k H_l (Σx² − 2Σx³ + (Σx²)²) derived in the "
+                     "docstring (EG and EGK give none). An industry that is itself localised "
+                     "(significant γ) already violates that null, so for its pairs z mixes its own "
+                     "localisation with co-location: read it as a screen, not as a test of "
+                     "co-location alone.")
     else:
         notes.append("Plant sizes unknown: no significance for γᶜ (give records, or hhi=).")
     notes.append("γᶜ > 0: the pair co-locates more than the dartboard predicts.")
