@@ -277,11 +277,12 @@ def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
     else:
         # Good record g (0-based) sits at data index g + (number of rejected records before it).
         # With rejected data indices r_j sorted, "good records before reject j" is r_j - j, so an
-        # ASOF join on that quantity counts the rejects preceding each good record.
+        # ASOF join on that quantity counts the rejects preceding each good record (consecutive
+        # rejects share a value; the largest count wins).
         con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{relation}_adj" AS SELECT (line - 2) - (row_number() '
-            f'OVER (ORDER BY line) - 1) AS good_before, row_number() OVER (ORDER BY line) AS k '
-            f'FROM "{relation}_rej"'
+            f'CREATE OR REPLACE TEMP TABLE "{relation}_adj" AS SELECT good_before, max(k) AS k '
+            f"FROM (SELECT (line - 2) - (row_number() OVER (ORDER BY line) - 1) AS good_before, "
+            f'row_number() OVER (ORDER BY line) AS k FROM "{relation}_rej") GROUP BY good_before'
         )
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{relation}" AS '

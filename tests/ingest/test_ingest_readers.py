@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clusteratlas.errors import InputError
+from clusteratlas.ingest import detect_encoding, read_table
+from clusteratlas.ingest.readers import read_raw
+
+from .conftest import HEADER_ZH, ROWS_ZH
+
+TEXT = HEADER_ZH + ROWS_ZH
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030"), ("gbk", "gb18030"),
+     ("gb2312", "gb18030")],
+)
+def test_each_encoding_is_detected_and_decoded(write, encoding: str, expected: str) -> None:
+    path = write(f"firms_{encoding}.csv", TEXT, encoding)
+    assert detect_encoding(path) == expected
+    frame = read_table(path)
+    assert frame["name"].tolist() == ["苏州华新电子有限公司", "苏州瑞达机械有限公司"]
+    assert frame["est_id"].tolist() == ["E1", "E2"]
+    # the BOM does not leak into the first header
+    assert "企业代码" not in frame.columns and "\ufeff企业代码" not in frame.columns
+
+
+def test_gb18030_only_characters_survive(write) -> None:
+    # 𠀀 (U+20000) exists in GB18030 but not in GBK: four-byte sequences must decode
+    path = write("rare.csv", "企业代码,企业名称,年份,行业代码\nE1,𠀀记,2022,C1\n", "gb18030")
+    assert read_table(path)["name"].tolist() == ["𠀀记"]
+
+
+def test_values_stay_text_and_rows_are_numbered(write) -> None:
+    frame = read_table(write("f.csv", TEXT))
+    assert str(frame["employment"].dtype) == "string"
+    assert frame["employment"].tolist() == ["120", "35"]
+    assert frame["_row"].tolist() == [1, 2]
+    assert frame["_malformed"].isna().all()
+
+
+def test_tsv_and_semicolon_delimiters(write) -> None:
+    tsv = write("f.tsv", TEXT.replace(",", "\t"))
+    semi = write("f.csv", TEXT.replace(",", ";"))
+    for path in (tsv, semi):
+        assert read_table(path)["lat"].tolist() == ["31.30", "31.27"]
+
+
+def test_excel_input_with_chinese_headers(tmp_path: Path) -> None:
+    path = tmp_path / "firms.xlsx"
+    pd.DataFrame({"企业代码": ["E1", "E2"], "年份": [2022, 2022], "行业代码": ["C3971", "C3562"],
+                  "从业人数（人）": [120, 35.5], "成立时间": [pd.Timestamp("2011-05-03"), None]}
+                 ).to_excel(path, index=False)
+    frame = read_table(path)
+    assert frame["est_id"].tolist() == ["E1", "E2"]
+    assert frame["employment"].tolist() == ["120", "35.5"]
+    assert frame["founded"].iloc[0].startswith("2011-05-03")
+    assert pd.isna(frame["founded"].iloc[1])
+
+
+def test_parquet_input_is_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "firms.parquet"
+    pd.DataFrame({"est_id": ["E1"], "year": [2022], "industry": ["C1"], "lon": [120.5]}).to_parquet(path)
+    frame = read_table(path)
+    assert frame[["year", "lon"]].iloc[0].tolist() == ["2022", "120.5"]
+
+
+def test_malformed_records_are_kept_with_their_line(write) -> None:
+    text = HEADER_ZH + "E1,甲,2022,C1,5,120.1,31.1\nE2,乙,2022,C1,5,120.1\nE3,丙,2022,C1,5,120.1,31.1,多\nE4,丁,2022,C1,5,120.1,31.1\n"
+    frame, _ = read_raw(write("m.csv", text, "gb18030"))
+    assert frame["_row"].tolist() == [1, 2, 3, 4]
+    assert frame["_malformed"].notna().tolist() == [False, True, True, False]
+    assert frame.loc[frame["_row"] == 2, "_malformed"].item() == "E2,乙,2022,C1,5,120.1"
+    assert frame.loc[frame["_row"] == 4, "企业代码"].item() == "E4"
+
+
+def test_empty_file_is_a_clear_error(write) -> None:
+    with pytest.raises(InputError, match="empty"):
+        read_table(write("empty.csv", ""))
+
+
+def test_header_only_file_is_a_clear_error(write) -> None:
+    with pytest.raises(InputError, match="no data rows"):
+        read_table(write("header.csv", HEADER_ZH))
+
+
+def test_binary_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.csv"
+    path.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(InputError, match="binary or corrupt"):
+        read_table(path)
+
+
+def test_unknown_encoding_is_a_clear_error(write) -> None:
+    # Latin-1 text: invalid as UTF-8 and as GB18030
+    path = write("latin.csv", "est_id,year,industry,name\nE1,2022,C1,Caf\xe9 du March\xe9\n", "latin-1")
+    with pytest.raises(InputError, match="cannot decode as UTF-8 or GB18030"):
+        read_table(path)
+
+
+def test_utf16_is_named(write) -> None:
+    with pytest.raises(InputError, match="UTF-16"):
+        read_table(write("u16.csv", TEXT, "utf-16"))
+
+
+def test_corruption_beyond_the_sample_names_the_byte(tmp_path: Path) -> None:
+    body = ("E1,苏州华新电子有限公司,2022,C3971,120,120.61,31.30\n" * 30000).encode("gb18030")
+    path = tmp_path / "late.csv"
+    path.write_bytes(HEADER_ZH.encode("gb18030") + body + b"E9,\x81\x20,2022,C1,1,1,1\n")
+    assert len(body) > 1 << 20  # past the sample that chose the encoding
+    with pytest.raises(InputError, match=r"byte \d+ is not valid GB18030"):
+        read_table(path)
+
+
+def test_corrupt_excel_and_parquet(tmp_path: Path) -> None:
+    for name in ("broken.xlsx", "broken.parquet"):
+        path = tmp_path / name
+        path.write_bytes(b"PK\x03\x04 this is not really a zip or parquet file" * 10)
+        with pytest.raises(InputError, match="not a readable"):
+            read_table(path)
+
+
+def test_unsupported_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_table(tmp_path / "a.json")
+    with pytest.raises(InputError, match="no such file"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_encoding_override(write) -> None:
+    path = write("f.csv", TEXT, "gbk")
+    assert read_table(path, encoding="gbk")["name"].iloc[0] == "苏州华新电子有限公司"
+    assert codecs.lookup("gbk")
+
+
+def test_utf8_file_with_a_bad_byte_quarantines_that_record(tmp_path: Path) -> None:
+    # a stray byte deep inside a UTF-8 file costs that record, not the file
+    head = (HEADER_ZH + ROWS_ZH * 40000).encode("utf-8")
+    path = tmp_path / "stray.csv"
+    path.write_bytes(head + b"E9,bad\xff,2022,C1,1,120.1,31.1\nE10,ok,2022,C1,1,120.1,31.1\n")
+    frame, _ = read_raw(path)
+    assert len(frame) == 80002
+    bad = frame[frame["_malformed"].notna()]
+    assert bad["_row"].tolist() == [80001]
+    assert frame.loc[frame["_row"] == 80002, "企业代码"].item() == "E10"
+
+
+@pytest.mark.parametrize("pattern", ["GBBGG", "BBBBG", "GBGBGB", "GGGGB", "BGGGBBG"])
+def test_record_numbers_around_malformed_records(write, pattern: str) -> None:
+    lines = [f"E{i},n,2022,C1,5,120.1,31.1" + (",extra" if kind == "B" else "")
+             for i, kind in enumerate(pattern, start=1)]
+    frame, _ = read_raw(write("p.csv", HEADER_ZH + "\n".join(lines) + "\n"))
+    frame = frame.sort_values("_row")
+    assert frame["_row"].tolist() == list(range(1, len(pattern) + 1))
+    assert "".join("B" if m else "G" for m in frame["_malformed"].notna()) == pattern
+    good = frame[frame["_malformed"].isna()]
+    assert good["企业代码"].tolist() == [f"E{r}" for r in good["_row"]]

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clusteratlas import schema
+from clusteratlas.ingest import QUARANTINE_REASONS, read_table, validate
+from clusteratlas.ingest.sample import SAMPLE_ESTABLISHMENTS
+
+GOOD = {"est_id": "E1", "year": "2022", "industry": "C3971", "region_code": "320505",
+        "lon": "120.61", "lat": "31.30", "employment": "120", "output": "5000.5", "exports": "",
+        "founded": "2008"}
+
+
+def frame(*rows: dict[str, str]) -> pd.DataFrame:
+    """Rows that differ from GOOD only where given (each gets its own est_id unless given)."""
+    out = []
+    for i, row in enumerate(rows):
+        out.append({**GOOD, "est_id": f"E{i + 1}", **row})
+    return pd.DataFrame(out, dtype="string")
+
+
+def outcome(row: dict[str, str], **kwargs) -> tuple[str, str, str]:
+    result = validate(frame(row), **kwargs)
+    if result.accepted:
+        return "accepted", "", ""
+    line = result.ledger.iloc[0]
+    return line["status"], line["reason"], line["detail"]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "detail"),
+    [
+        ({"industry": ""}, "missing_required", "industry: required value is missing"),
+        ({"year": "NA"}, "missing_required", "year: required value is missing"),
+        ({"employment": "abc"}, "unparsable_number", 'employment: "abc" is not a number'),
+        ({"year": "2022.5"}, "unparsable_number", 'year: "2022.5" is not a whole number'),
+        ({"output": "inf"}, "unparsable_number", "output"),
+        ({"employment": "-3"}, "negative_value", "employment: -3 is negative"),
+        ({"exports": "-0.5"}, "negative_value", "exports"),
+        ({"lat": ""}, "incomplete_coordinates", "only one of the two"),
+        ({"lon": "200", "lat": "31"}, "coordinates_out_of_range", "(200, 31)"),
+        ({"lon": "120", "lat": "-95"}, "coordinates_out_of_range", "outside"),
+        ({"lon": "0", "lat": "0"}, "coordinates_out_of_range", "placeholder"),
+    ],
+)
+def test_each_quarantine_reason(row: dict[str, str], reason: str, detail: str) -> None:
+    status, got, text = outcome(row)
+    assert (status, got) == ("quarantined", reason)
+    assert detail in text
+
+
+def test_unknown_industry_only_when_a_list_is_given() -> None:
+    assert outcome({"industry": "X999"})[0] == "accepted"
+    status, reason, detail = outcome({"industry": "X999"}, valid_industries=["C3971", "C3562"])
+    assert (status, reason) == ("quarantined", "unknown_industry")
+    assert '"X999"' in detail
+    assert outcome({}, valid_industries=["C3971"])[0] == "accepted"
+
+
+def test_unknown_region_only_when_regions_are_given() -> None:
+    regions = pd.DataFrame({"region_code": ["320505", "320506"], "name": ["虎丘区", "吴中区"]})
+    assert outcome({"region_code": "999999"})[0] == "accepted"
+    status, reason, _ = outcome({"region_code": "999999"}, regions=regions)
+    assert (status, reason) == ("quarantined", "unknown_region")
+    assert outcome({"region_code": ""}, regions=regions)[0] == "accepted"  # optional column
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "column", "value"),
+    [
+        ({"output": "12,345.5"}, "thousands_separator", "output", 12345.5),
+        ({"employment": "１２０"}, "full_width_digits", "employment", 120.0),
+        ({"founded": "2008-05-01"}, "year_from_date", "founded", 2008),
+        ({"founded": "2008年"}, "year_from_date", "founded", 2008),
+        ({"founded": "20080501"}, "year_from_date", "founded", 2008),
+        ({"lon": "31.30", "lat": "120.61"}, "swapped_lat_lon", "lon", 120.61),
+        ({"region_code": "３２０５０５"}, "full_width_digits", "region_code", "320505"),
+    ],
+)
+def test_each_correction(row: dict[str, str], reason: str, column: str, value: object) -> None:
+    result = validate(frame(row))
+    assert result.corrected == 1
+    assert result.ledger.iloc[0]["reason"] == reason
+    assert result.clean[column].iloc[0] == value
+    assert json.loads(result.ledger.iloc[0]["original"])[column] == frame(row)[column].iloc[0]
+
+
+def test_names_with_full_width_digits_keep_their_spelling() -> None:
+    result = validate(frame({"name": "第１分厂"}))
+    assert result.accepted == 1
+    assert result.clean["name"].iloc[0] == "第１分厂"
+
+
+def test_whitespace_and_missing_markers_are_not_corrections() -> None:
+    result = validate(frame({"employment": " 120 ", "exports": "-", "output": "NULL",
+                             "industry": "\u3000C3971 "}))
+    assert result.accepted == 1
+    clean = result.clean.iloc[0]
+    assert clean["employment"] == 120 and clean["industry"] == "C3971"
+    assert pd.isna(clean["exports"]) and pd.isna(clean["output"])
+
+
+def test_exact_duplicates_keep_the_first() -> None:
+    result = validate(frame({"est_id": "A"}, {"est_id": "A"}, {"est_id": "A"}, {"est_id": "B"}))
+    assert (result.accepted, result.quarantined) == (2, 2)
+    assert result.ledger["reason"].tolist() == ["exact_duplicate"] * 2
+    assert result.ledger["row"].tolist() == [2, 3]
+    assert "same values as row 1" in result.ledger["detail"].iloc[0]
+
+
+def test_exact_duplicate_after_normalisation() -> None:
+    result = validate(frame({"est_id": "A", "output": "1,000"}, {"est_id": "A", "output": "1000"}))
+    assert result.corrected == 1 and result.quarantined == 1
+    assert result.ledger.set_index("row").loc[2, "reason"] == "exact_duplicate"
+
+
+def test_conflicting_duplicates_are_all_quarantined() -> None:
+    result = validate(frame({"est_id": "A", "employment": "5"}, {"est_id": "A", "employment": "6"},
+                            {"est_id": "A", "year": "2021"}))
+    assert result.accepted == 1  # 2021 is another key
+    assert result.ledger["reason"].tolist() == ["duplicate_conflict"] * 2
+    assert "differ in: employment" in result.ledger["detail"].iloc[0]
+    assert "rows 1, 2" in result.ledger["detail"].iloc[0]
+
+
+def test_first_reason_counts_and_detail_lists_all() -> None:
+    _, reason, detail = outcome({"industry": "", "employment": "x", "lon": "500"})
+    assert reason == "missing_required"
+    assert "employment" in detail and "outside" in detail
+
+
+def test_malformed_rows_are_quarantined() -> None:
+    raw = frame({}, {})
+    raw["_malformed"] = pd.array([None, "E2,oops"], dtype="string")
+    result = validate(raw)
+    assert result.ledger["reason"].tolist() == ["malformed_row"]
+    assert json.loads(result.ledger["original"].iloc[0]) == {"_line": "E2,oops"}
+
+
+def test_clean_has_canonical_columns_and_dtypes() -> None:
+    result = validate(frame({}))
+    assert list(result.clean.columns) == schema.ESTABLISHMENTS.names
+    assert result.clean.dtypes.astype(str).to_dict() == schema.ESTABLISHMENTS.dtypes()
+
+
+def test_caller_frame_is_not_modified() -> None:
+    raw = frame({"output": "1,000"}, {"employment": "-1"})
+    before = raw.copy()
+    validate(raw)
+    pd.testing.assert_frame_equal(raw, before)
+
+
+def test_non_text_frames_are_accepted() -> None:
+    raw = pd.DataFrame({"est_id": ["a", "b"], "year": [2022, 2022], "industry": ["C1", "C1"],
+                        "employment": [3.0, float("nan")]})
+    result = validate(raw)
+    assert result.accepted == 2
+    assert result.clean["employment"].isna().tolist() == [False, True]
+
+
+def test_sample_file_reports_what_its_readme_says() -> None:
+    result = validate(read_table(SAMPLE_ESTABLISHMENTS))
+    by_reason = result.ledger.groupby("reason")["row"].apply(list).to_dict()
+    assert by_reason == {
+        "thousands_separator": [4, 19, 43], "full_width_digits": [9, 57],
+        "swapped_lat_lon": [14, 62, 80], "year_from_date": [23, 91],
+        "missing_required": [27, 73], "unparsable_number": [32, 66], "negative_value": [37, 84],
+        "coordinates_out_of_range": [46, 49], "incomplete_coordinates": [54],
+        "duplicate_conflict": [59, 60], "exact_duplicate": [12, 69], "malformed_row": [95],
+    }
+    assert (result.rows_read, result.accepted) == (102, 78)
+
+
+def test_locate_step_fills_centroids_and_quarantines_the_unresolved() -> None:
+    centroids = {"320505": (120.57, 31.30)}
+
+    def locate(rows: pd.DataFrame) -> pd.DataFrame:
+        found = rows["region_code"].map(centroids)
+        return pd.DataFrame({"_row": rows["_row"], "lon": [f[0] if isinstance(f, tuple) else None for f in found],
+                             "lat": [f[1] if isinstance(f, tuple) else None for f in found]})
+
+    raw = frame({"lon": "", "lat": ""}, {"lon": "", "lat": "", "region_code": "999999"}, {},
+                {"lon": "", "lat": "", "region_code": ""})
+    result = validate(raw, locate=locate)
+    ledger = result.ledger.set_index("row")
+    assert ledger.loc[1, "reason"] == "located_approx" and ledger.loc[1, "status"] == "corrected"
+    assert ledger.loc[2, "reason"] == "unresolved_location"
+    assert 4 not in ledger.index  # nothing to locate from: kept without a location
+    located = result.clean.iloc[0]
+    assert (located["lon"], located["lat"], located["location_approx"]) == (120.57, 31.30, True)
+    assert pd.isna(result.clean.iloc[1]["location_approx"])
+
+
+# -- the ledger always adds up ------------------------------------------------------------------
+VALUES = {
+    "est_id": st.sampled_from(["A", "B", "C", "", "Ｄ"]),
+    "year": st.sampled_from(["2021", "2022", "", "20２2", "2022年", "x", "2022.0", "2022.5"]),
+    "industry": st.sampled_from(["C1", "C2", "", "X", " C1 "]),
+    "lon": st.sampled_from(["120.5", "31.2", "", "0", "200", "-181", "１２０", "abc"]),
+    "lat": st.sampled_from(["31.2", "120.5", "", "0", "95", "NA"]),
+    "employment": st.sampled_from(["5", "-1", "1,200", "", "五", "1e3", "nan", "inf"]),
+    "output": st.sampled_from(["10.5", "-", "12,345.6", "1,2", ""]),
+}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.fixed_dictionaries(VALUES), min_size=1, max_size=25),
+       repeat=st.lists(st.integers(0, 24), max_size=5), malformed=st.lists(st.booleans(), max_size=25))
+def test_ledger_counts_add_up(rows: list[dict[str, str]], repeat: list[int],
+                              malformed: list[bool]) -> None:
+    rows = rows + [rows[i % len(rows)] for i in repeat]
+    raw = pd.DataFrame(rows, dtype="string")
+    flags = (malformed + [False] * len(raw))[: len(raw)]
+    raw["_malformed"] = pd.array([("line" if f else None) for f in flags], dtype="string")
+    result = validate(raw, valid_industries=["C1", "C2", "X"])
+    n = len(raw)
+    assert result.accepted + result.corrected + result.quarantined == n == result.rows_read
+    assert len(result.clean) == result.accepted + result.corrected
+    assert len(result.ledger) == result.corrected + result.quarantined
+    assert result.ledger["row"].is_unique and result.ledger["row"].between(1, n).all()
+    assert set(result.ledger["reason"]) <= set(QUARANTINE_REASONS) | {
+        "full_width_digits", "thousands_separator", "year_from_date", "swapped_lat_lon"}
+    # what is stored obeys the rules the ledger enforces
+    clean = result.clean
+    assert clean["est_id"].notna().all() and clean["industry"].notna().all()
+    assert not clean.duplicated(["est_id", "year"]).any()
+    assert (clean["employment"].dropna() >= 0).all()
+    assert clean["lat"].dropna().abs().le(90).all() and clean["lon"].dropna().abs().le(180).all()

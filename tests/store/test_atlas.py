@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import clusteratlas.store.atlas as atlas_module
+from clusteratlas import schema
+from clusteratlas.errors import InputError, StoreError
+from clusteratlas.ingest.sample import SAMPLE_ESTABLISHMENTS
+from clusteratlas.store import Atlas
+
+CSV = ("企业代码,年份,行业代码,从业人数,经度,纬度\n"
+       "E1,2022,C1,10,120.1,31.1\nE2,2022,C1,\"1,200\",120.2,31.2\nE3,2022,C1,abc,120.3,31.3\n")
+
+
+@pytest.fixture
+def atlas(tmp_path: Path) -> Atlas:
+    store = Atlas.init(tmp_path / "proj")
+    yield store
+    store.close()
+
+
+def _file(tmp_path: Path, text: str = CSV, name: str = "firms.csv", encoding: str = "gb18030") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_init_is_idempotent_and_open_requires_a_store(tmp_path: Path) -> None:
+    Atlas.init(tmp_path / "p").close()
+    again = Atlas.init(tmp_path / "p")
+    assert (tmp_path / "p" / "atlas.duckdb").exists()
+    assert set(schema.TABLES) | {"ledger", "loads"} <= set(again.tables())
+    again.close()
+    with pytest.raises(StoreError, match="no Atlas store"):
+        Atlas(tmp_path / "elsewhere")
+
+
+def test_load_file_and_read_back(atlas: Atlas, tmp_path: Path) -> None:
+    report = atlas.load(_file(tmp_path))
+    assert (report.rows_read, report.accepted, report.corrected, report.quarantined) == (3, 1, 1, 1)
+    assert report.encoding == "gb18030"
+    table = atlas.table("establishments")
+    assert table["est_id"].tolist() == ["E1", "E2"]
+    assert table["employment"].tolist() == [10.0, 1200.0]
+    assert table.dtypes.astype(str).to_dict() == schema.ESTABLISHMENTS.dtypes()
+    ledger = atlas.ledger()
+    assert ledger.columns.tolist() == ["load_id", "table_name", "source", "row", "status", "reason",
+                                       "detail", "original"]
+    assert ledger["source"].unique().tolist() == ["firms.csv"]
+    assert ledger["reason"].tolist() == ["thousands_separator", "unparsable_number"]
+    loads = atlas.loads()
+    assert loads[["rows_read", "accepted", "corrected", "quarantined"]].iloc[0].tolist() == [3, 1, 1, 1]
+
+
+def test_reloading_the_same_file_replaces_it(atlas: Atlas, tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    first = atlas.load(path)
+    second = atlas.load(path)
+    assert not first.replaced and second.replaced
+    assert first.load_id == second.load_id
+    assert len(atlas.table("establishments")) == 2
+    assert len(atlas.ledger()) == 2 and len(atlas.loads()) == 1
+    # the same bytes under another name are the same content
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    assert atlas.load(copy).replaced
+    assert len(atlas.table("establishments")) == 2
+
+
+def test_overlapping_keys_from_another_load_are_quarantined(atlas: Atlas, tmp_path: Path) -> None:
+    atlas.load(_file(tmp_path))
+    other = _file(tmp_path, "企业代码,年份,行业代码,从业人数\nE1,2022,C1,10\nE2,2022,C1,999\nE9,2022,C1,1\n",
+                  name="more.csv")
+    report = atlas.load(other)
+    ledger = atlas.ledger(report.load_id).set_index("row")
+    assert ledger.loc[2, "reason"] == "duplicate_conflict" and "stored row is kept" in ledger.loc[2, "detail"]
+    # E1 has no lon/lat in the new file, so its values differ too
+    assert ledger.loc[1, "reason"] == "duplicate_conflict"
+    assert report.accepted == 1
+    assert sorted(atlas.table("establishments")["est_id"]) == ["E1", "E2", "E9"]
+
+
+def test_exact_repeat_from_another_load_is_an_exact_duplicate(atlas: Atlas) -> None:
+    frame = pd.DataFrame({"est_id": ["A"], "year": ["2022"], "industry": ["C1"]})
+    atlas.load(frame)
+    report = atlas.load(pd.concat([frame, frame.assign(est_id="B")]))
+    ledger = atlas.ledger(report.load_id)
+    assert ledger["reason"].tolist() == ["exact_duplicate"]
+
+
+def test_failed_load_leaves_the_store_as_it_was(atlas: Atlas, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    atlas.load(_file(tmp_path))
+    before = (atlas.table("establishments"), atlas.ledger(), atlas.loads())
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    # fails after the rows and the ledger lines were inserted, before the load is recorded
+    monkeypatch.setattr(atlas_module, "_record_load", boom)
+    other = _file(tmp_path, "企业代码,年份,行业代码\nZ1,2022,C1\nZ2,2022,x\n", name="other.csv")
+    with pytest.raises(StoreError, match="rolled back: disk full"):
+        atlas.load(other)
+    # and a reload of the stored file that fails must not lose the earlier rows either
+    with pytest.raises(StoreError, match="rolled back"):
+        atlas.load(tmp_path / "firms.csv")
+    after = (atlas.table("establishments"), atlas.ledger(), atlas.loads())
+    for b, a in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(b, a)
+    assert not any(name.startswith("_") for name in atlas.tables())
+
+
+def test_bad_input_leaves_the_store_as_it_was(atlas: Atlas, tmp_path: Path) -> None:
+    atlas.load(_file(tmp_path))
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        atlas.load(empty)
+    with pytest.raises(InputError, match="required column"):
+        atlas.load(pd.DataFrame({"est_id": ["a"]}))
+    with pytest.raises(InputError, match="unknown table"):
+        atlas.load(pd.DataFrame({"est_id": ["a"]}), table="firms")
+    assert len(atlas.table("establishments")) == 2
+
+
+def test_sample_loads_with_regions_and_industries(atlas: Atlas) -> None:
+    regions = pd.DataFrame({"region_code": ["320505", "320506", "320507", "320508"]})
+    report = atlas.load(SAMPLE_ESTABLISHMENTS, regions=regions,
+                        valid_industries=["C3971", "C3562", "C2710", "C3670"])
+    counts = report.counts.set_index("reason")["count"]
+    assert counts["unknown_region"] > 0 and counts["unknown_industry"] > 0
+    assert report.accepted + report.corrected + report.quarantined == report.rows_read == 102
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".xlsx"])
+def test_export_round_trips(atlas: Atlas, tmp_path: Path, suffix: str) -> None:
+    atlas.load(SAMPLE_ESTABLISHMENTS)
+    out = atlas.export("establishments", tmp_path / f"out{suffix}")
+    if suffix == ".parquet":
+        back = pd.read_parquet(out)
+    elif suffix == ".csv":
+        assert out.read_bytes()[:3] == b"\xef\xbb\xbf"
+        back = pd.read_csv(out, encoding="utf-8-sig", dtype={"region_code": str})
+    else:
+        back = pd.read_excel(out, dtype={"region_code": str})
+    stored = atlas.table("establishments")
+    assert back.columns.tolist() == stored.columns.tolist()
+    assert back["name"].tolist() == stored["name"].tolist()
+    assert back["employment"].astype(float).tolist() == stored["employment"].astype(float).tolist()
+    ledger_out = atlas.export("ledger", tmp_path / f"ledger{suffix}")
+    assert ledger_out.exists()
+
+
+def test_export_errors(atlas: Atlas, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not supported"):
+        atlas.export("establishments", tmp_path / "x.json")
+    with pytest.raises(StoreError, match="no table 'firms'"):
+        atlas.export("firms", tmp_path / "x.csv")
+
+
+def test_results_and_queries(atlas: Atlas) -> None:
+    atlas.write_result("lq", pd.DataFrame({"region_code": ["a", "b"], "lq": [1.5, 0.5]}))
+    atlas.write_result("lq", pd.DataFrame({"region_code": ["a"], "lq": [2.0]}))  # replaces
+    assert atlas.table("lq")["lq"].tolist() == [2.0]
+    assert atlas.query("select count(*) as n from lq")["n"].tolist() == [1]
+    with pytest.raises(StoreError, match="reserved"):
+        atlas.write_result("establishments", pd.DataFrame({"a": [1]}))
+    with pytest.raises(StoreError, match="letters, digits"):
+        atlas.write_result("bad name", pd.DataFrame({"a": [1]}))
+    with pytest.raises(StoreError, match="query failed"):
+        atlas.query("select * from nowhere")
+
+
+def test_store_reopens_with_its_data(tmp_path: Path) -> None:
+    with Atlas.init(tmp_path / "p") as store:
+        store.load(SAMPLE_ESTABLISHMENTS)
+    with Atlas(tmp_path / "p") as store:
+        assert len(store.table("establishments")) == 88
