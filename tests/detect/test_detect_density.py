@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
 from clusteratlas.detect.density import (
@@ -245,3 +247,39 @@ def test_projected_metric_on_lonlat_uses_china_albers() -> None:
     cols = ["name", "rank", "score_pct", "member_regions", "n_locations"]
     pd.testing.assert_frame_equal(hav.table[cols], proj.table[cols])
     np.testing.assert_allclose(proj.table["centroid_lat"], hav.table["centroid_lat"], atol=1e-9)
+
+
+# ---------------------------------------------------------------- properties
+@st.composite
+def _weighted_points(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 60))
+    grid = st.integers(0, 12)  # coarse integer grid: many ties, duplicates, exact-radius pairs
+    xy = np.array([[draw(grid), draw(grid)] for _ in range(n)], dtype=float) / 4.0
+    w = np.array([draw(st.integers(1, 4)) for _ in range(n)], dtype=float)
+    return xy, w
+
+
+@given(_weighted_points(), st.sampled_from([0.25, 0.5, 1.0]), st.integers(1, 8))
+@settings(max_examples=150, deadline=None)
+def test_property_identical_to_sklearn(data: tuple[np.ndarray, np.ndarray], eps: float,
+                                       min_w: int) -> None:
+    xy, w = data
+    ours = weighted_dbscan(xy, w, radius_km=eps, min_weight=min_w, metric="projected")
+    sk = DBSCAN(eps=eps, min_samples=min_w).fit(xy, sample_weight=w)
+    np.testing.assert_array_equal(ours.labels, sk.labels_)
+
+
+@given(_weighted_points(), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_property_splitting_a_weight_into_duplicates_changes_nothing(
+        data: tuple[np.ndarray, np.ndarray], seed: int) -> None:
+    xy, w = data
+    rng = np.random.default_rng(seed)
+    i = int(rng.integers(len(xy)))
+    xy2 = np.vstack([xy, xy[i]])
+    w2 = np.append(w, w[i] / 2)
+    w2[i] = w[i] / 2
+    a = weighted_dbscan(xy, w, radius_km=0.5, min_weight=3, metric="projected")
+    b = weighted_dbscan(xy2, w2, radius_km=0.5, min_weight=3, metric="projected")
+    np.testing.assert_array_equal(a.labels, b.labels[:-1])
+    assert b.labels[-1] == b.labels[i]
