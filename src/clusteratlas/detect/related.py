@@ -112,7 +112,9 @@ def similarity_matrices(
         lk = links
         if "kind" in links.columns:
             lk = links[links["kind"].astype("string") == "supply"]
-        out["io"] = io_similarity(lk, industries)
+        io = io_similarity(lk, industries)
+        if np.nansum(io.to_numpy()) > 0:  # links between regions or firms say nothing here
+            out["io"] = io
     return out
 
 
@@ -353,6 +355,9 @@ def related_clusters(
         "fits": s["_industry_ok"],
     }).sort_values(["cluster", "industry"], kind="stable").reset_index(drop=True)
     notes = []
+    if "io" in measures and links is not None and "io" not in mats:
+        notes.append("the links table has no supply flows between the industries: no "
+                     "input–output matrix")
     outliers = table.loc[~table["fits"], "industry"].tolist()
     if outliers:
         notes.append(f"{len(outliers)} industries are more related to another cluster than to "

@@ -235,3 +235,99 @@ def score_pairs(
         [{"industry_a": a, "industry_b": b, "planted": (a, b) in planted,
           "same_category": (a, b) in together} for a, b in sorted(planted | together)])
     return res
+
+
+def score_methods(
+    tables: dict[str, pd.DataFrame],
+    *,
+    regions: pd.DataFrame | None = None,
+    radius_km: float = 10.0,
+    min_weight: float | None = None,
+    top: int | None = None,
+    match_km: float = 30.0,
+    level: str | int | None = "prefecture",
+    ks: Any = None,
+    seed: int = 0,
+) -> Scores:
+    """Run the three detection methods on canonical tables and score each against the truth.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Canonical tables by name: ``establishments``, ``innovations``, ``innovation_actors``,
+        ``links`` (optional) and the truth ``planted_clusters`` (schema ``PLANTED_CLUSTERS``) —
+        what ``clusteratlas.demo``'s ``DemoEconomy.tables()`` returns.
+    regions : DataFrame, optional
+        Gazetteer for naming density clusters and the geography of stars.
+    radius_km, min_weight : float
+        DBSCAN settings for the innovation actors; ``min_weight`` defaults to 0.5 % of the total
+        fractional count.
+    top : int, optional
+        Density clusters scored: the top ``top`` by GII score (default twice the number of
+        planted hubs).
+    level : str or int
+        Region level at which stars and strong clusters are computed and matched to the truth's
+        host regions (national clusters are planted in cities, i.e. prefectures).
+    ks, seed
+        Passed to :func:`clusteratlas.detect.related.related_clusters` (latest year only).
+
+    Returns
+    -------
+    Scores
+        One row per method: ``method`` (``density`` vs ``innovation_hub``; ``strong`` and
+        ``stars`` (>= 2 stars) vs ``national`` components; ``related`` vs ``colocated_pair``)
+        with ``n_found, n_truth, precision, recall, f1``. ``.matches`` is empty;
+        ``.details`` holds each method's own :class:`Scores`.
+    """
+    from clusteratlas.detect.density import density_clusters
+    from clusteratlas.detect.related import related_clusters
+    from clusteratlas.detect.stars import cluster_stars
+
+    truth = tables.get("planted_clusters")
+    if truth is None:
+        raise InputError("tables: no 'planted_clusters' (the ground truth) to score against")
+    kinds = truth["kind"].astype("string")
+    rows, details = [], {}
+    if "innovation_actors" in tables and (kinds == "innovation_hub").any():
+        actors = tables["innovation_actors"]
+        if "kind" not in actors.columns and "innovations" in tables:
+            actors = actors.merge(tables["innovations"][["doc_id", "kind"]], on="doc_id",
+                                  how="left")
+        actors = actors.dropna(subset=["lon", "lat"])
+        mw = min_weight if min_weight is not None else 0.005 * float(actors["share"].sum())
+        found = density_clusters(actors, radius_km=radius_km, min_weight=mw, regions=regions)
+        n_hubs = truth.loc[kinds == "innovation_hub", "cluster_id"].nunique()
+        s = score_sites(found.table, truth, kind="innovation_hub", match_km=match_km,
+                        top=top if top is not None else 2 * n_hubs)
+        details["density"] = s
+        rows.append({"method": "density", "truth_kind": "innovation_hub", **s.table.iloc[0]})
+    est = tables.get("establishments")
+    if est is not None:
+        latest = est
+        if "year" in est.columns and est["year"].notna().any():
+            latest = est[(est["year"] == est["year"].max()).fillna(False).to_numpy()]
+        if (kinds == "national").any():
+            st = cluster_stars(est, year="year" if "year" in est.columns else None,
+                               output="output" if "output" in est.columns else None,
+                               level=level, regions=regions)
+            cells = st.table.assign(two_stars=st.table["stars"] >= 2)
+            for flag in ("strong", "two_stars"):
+                s = score_cells(cells, truth, flag=flag, kind="national", level=level)
+                details[flag] = s
+                rows.append({"method": flag, "truth_kind": "national", **s.table.iloc[0]})
+        if (kinds == "colocated_pair").any():
+            # co-location is read across the establishments' own regions (pairs are planted
+            # in counties), not rolled up
+            rel = related_clusters(latest, links=tables.get("links"), ks=ks, seed=seed)
+            s = score_pairs(rel.table, truth)
+            details["related"] = s
+            rows.append({"method": "related", "truth_kind": "colocated_pair", **s.table.iloc[0]})
+    res = Scores(table=pd.DataFrame(rows),
+                 params={"radius_km": radius_km, "min_weight": min_weight, "top": top,
+                         "match_km": match_km, "level": level, "seed": seed},
+                 notes=["precision of strong / starred cells is low by design: the flags mark "
+                        "every specialised cell, planted or not"],
+                 title="Detection methods vs planted truth")
+    res.matches = pd.DataFrame()
+    res.details = details  # type: ignore[attr-defined]
+    return res
