@@ -300,7 +300,7 @@ def score_methods(
         s = score_sites(found.table, truth, kind="innovation_hub", match_km=match_km,
                         top=top if top is not None else 2 * n_hubs)
         details["density"] = s
-        rows.append({"method": "density", "truth_kind": "innovation_hub", **s.table.iloc[0]})
+        rows.append(s.table.assign(method="density", truth_kind="innovation_hub"))
     est = tables.get("establishments")
     if est is not None:
         latest = est
@@ -314,15 +314,18 @@ def score_methods(
             for flag in ("strong", "two_stars"):
                 s = score_cells(cells, truth, flag=flag, kind="national", level=level)
                 details[flag] = s
-                rows.append({"method": flag, "truth_kind": "national", **s.table.iloc[0]})
+                rows.append(s.table.assign(method=flag, truth_kind="national"))
         if (kinds == "colocated_pair").any():
             # co-location is read across the establishments' own regions (pairs are planted
             # in counties), not rolled up
             rel = related_clusters(latest, links=tables.get("links"), ks=ks, seed=seed)
             s = score_pairs(rel.table, truth)
             details["related"] = s
-            rows.append({"method": "related", "truth_kind": "colocated_pair", **s.table.iloc[0]})
-    res = Scores(table=pd.DataFrame(rows),
+            rows.append(s.table.assign(method="related", truth_kind="colocated_pair"))
+    table = (pd.concat(rows, ignore_index=True) if rows else _scores(0, 0, 0, 0).iloc[:0])
+    table = table[["method", "truth_kind"] + [c for c in table.columns
+                                              if c not in ("method", "truth_kind")]]
+    res = Scores(table=table,
                  params={"radius_km": radius_km, "min_weight": min_weight, "top": top,
                          "match_km": match_km, "level": level, "seed": seed},
                  notes=["precision of strong / starred cells is low by design: the flags mark "
