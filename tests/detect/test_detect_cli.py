@@ -82,3 +82,37 @@ def test_related_cli(tmp_path: Path) -> None:
 def test_needs_exactly_one_source() -> None:
     with pytest.raises(InputError, match="exactly one"):
         _run("stars")
+
+
+def test_project_store(tmp_path: Path) -> None:
+    from clusteratlas.store import Atlas
+
+    rng = np.random.default_rng(3)
+    n = 600
+    est = pd.DataFrame({
+        "est_id": [f"e{i}" for i in range(n)], "year": 2023,
+        "industry": rng.choice(["C131", "C132", "C391"], n),
+        "region_code": rng.choice(["110101", "110102", "310101", "440305", "510104"], n),
+        "employment": rng.integers(1, 100, n).astype(float),
+    })
+    pts = np.vstack([c + rng.normal(0, 0.02, (100, 2)) for c in ([116.4, 39.9], [121.5, 31.2])])
+    actors = pd.DataFrame({"doc_id": [f"d{i}" for i in range(200)], "actor_id": "a1",
+                           "actor_type": "firm", "lon": pts[:, 0], "lat": pts[:, 1],
+                           "share": 1.0})
+    docs = pd.DataFrame({"doc_id": actors["doc_id"], "kind": "patent", "year": 2022})
+    with Atlas.init(tmp_path / "proj") as atlas:
+        atlas.load(est, table="establishments")
+        atlas.load(docs, table="innovations")
+        atlas.load(actors, table="innovation_actors")
+    out = tmp_path / "stars.csv"
+    _run("stars", "--project", str(tmp_path / "proj"), "--out", str(out))
+    got = pd.read_csv(out, dtype={"region": str})
+    ref = cluster_stars(est, regions=pd.DataFrame({"region_code": []})).table
+    np.testing.assert_allclose(got["lq"], ref["lq"])
+    assert got["strong"].tolist() == ref["strong"].tolist()
+    out = tmp_path / "dens.csv"
+    _run("density", "--project", str(tmp_path / "proj"), "--radius-km", "5", "--min-weight",
+         "10", "--out", str(out))
+    dens = pd.read_csv(out)
+    assert len(dens) == 2
+    assert dens["patents_share_pct"].sum() == pytest.approx(100.0)

@@ -130,3 +130,17 @@ def test_bad_threshold_and_missing_column() -> None:
         cluster_stars(_toy(), establishments="n_est", size_top=0)
     with pytest.raises(InputError, match="wages"):
         cluster_stars(_toy(), employment="wages")
+
+
+def test_categories_aggregate_industries_first() -> None:
+    data = _toy()
+    data = pd.concat([data, data.assign(industry=data["industry"] + "2")], ignore_index=True)
+    before = data.copy()
+    res = cluster_stars(data, establishments="n_est", categories={"x": "X", "x2": "X"},
+                        regions=pd.DataFrame({"region_code": []}))
+    pd.testing.assert_frame_equal(data, before)
+    t = res.table.set_index(["region", "industry"])
+    assert t.loc[("A", "X"), "employment"] == 120  # x and x2 summed
+    assert t.loc[("A", "X"), "lq"] == pytest.approx(2.4)  # doubling everything keeps the LQ
+    assert ("A", "y2") in t.index  # unmapped industries keep their code
+    assert any("without a category" in n for n in res.notes)

@@ -29,6 +29,8 @@ _REFERENCE = typer.Option(None, "--reference", help="Reference totals by industr
                           "(columns industry, value) for the LQ.")
 _GEOGRAPHY_OUT = typer.Option(None, "--geography-out", help="Write the counts by "
                               "macro-region and city size here.")
+_CATEGORIES = typer.Option(None, "--categories", help="Industry → cluster category table "
+                           "(columns industry, cluster), e.g. from 'detect related'.")
 _LINKS = typer.Option(None, "--links", help="Industry flows (origin, destination, "
                       "weight[, kind=supply]) for input–output relatedness.")
 _CANDIDATES_OUT = typer.Option(None, "--candidates-out",
@@ -52,7 +54,9 @@ def _store_tables(project: Path, names: list[str]) -> dict[str, pd.DataFrame]:
         have = set(atlas.tables())
         for name in names:
             if name in have:
-                out[name] = atlas.table(name)
+                frame = atlas.table(name)
+                if len(frame):  # every canonical table exists; an empty one is no data
+                    out[name] = frame
     return out
 
 
@@ -90,6 +94,8 @@ def density_cmd(
     match_km: float = typer.Option(30.0, "--match-km", help="Distance for a match with --truth."),
     out: Path = _OUT,
     points_out: Path = _POINTS_OUT,
+    table_name: str = typer.Option("innovation_actors", "--table",
+                                   help="With --project: innovation_actors or establishments."),
 ) -> None:
     """Density clusters ranked the GII way (密度集群, GII 排名)."""
     from clusteratlas.detect.density import density_clusters, rank_stability
@@ -99,11 +105,17 @@ def density_cmd(
     if input_path is not None:
         points = _read_file(input_path, [region, kind])
     else:
-        t = _store_tables(project, ["innovation_actors", "innovations", "regions"])
-        if "innovation_actors" not in t:
-            raise InputError(f"{project}: the store has no innovation_actors table")
-        points = t["innovation_actors"]
-        if "innovations" in t and "kind" not in points.columns:
+        if table_name not in ("innovation_actors", "establishments"):
+            raise InputError(f"--table: expected innovation_actors or establishments, got "
+                             f"{table_name!r}")
+        t = _store_tables(project, [table_name, "innovations", "regions"])
+        if table_name not in t:
+            raise InputError(f"{project}: the store has no {table_name} table")
+        points = t[table_name]
+        if table_name == "establishments" and weight == "share":
+            weight = "employment"
+        if table_name == "innovation_actors" and "innovations" in t and \
+                "kind" not in points.columns:
             points = points.merge(t["innovations"][["doc_id", "kind"]], on="doc_id", how="left")
         regions = t.get("regions")
     w = None if weight.lower() in ("count", "none", "") else weight
@@ -148,6 +160,7 @@ def stars_cmd(
     level: str = _LEVEL,
     out: Path = _OUT,
     geography_out: Path = _GEOGRAPHY_OUT,
+    categories: Path = _CATEGORIES,
 ) -> None:
     """Stars (ECO / Panorama) and strong clusters (U.S. Cluster Mapping) (星级集群与强集群)."""
     from clusteratlas.detect.stars import cluster_stars
@@ -168,7 +181,9 @@ def stars_cmd(
     res = cluster_stars(data, region=region, industry=industry, employment=employment,
                         establishments=establishments, output=output, year=year,
                         reference=_reference(reference, industry), level=_level(level),
-                        regions=regions)
+                        regions=regions,
+                        categories=None if categories is None else _read_file(
+                            categories, ["industry", "cluster"]))
     _write(res.table, out, "region × industry cells")
     if geography_out is not None:
         _write(res.by_geography, geography_out, "counts by geography")

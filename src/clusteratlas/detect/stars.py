@@ -229,6 +229,7 @@ def cluster_stars(
     reference: Any = None,
     level: str | int | None = None,
     regions: pd.DataFrame | None = None,
+    categories: pd.DataFrame | dict[str, str] | None = None,
     size_top: float = STAR_DEFAULTS["size_top"],
     specialisation_lq: float = STAR_DEFAULTS["specialisation_lq"],
     focus_top: float = STAR_DEFAULTS["focus_top"],
@@ -259,6 +260,10 @@ def cluster_stars(
     regions : DataFrame, optional
         Gazetteer (``region_code, macro_region, city_size_class``) for the geography counts;
         default the package gazetteer when available.
+    categories : DataFrame (``industry, cluster``) or dict, optional
+        Map industries to cluster categories first (e.g. the output of
+        :func:`clusteratlas.detect.related.related_clusters`); stars are then per region ×
+        category. Industries without a category keep their own code (noted).
     size_top, focus_top, productivity_top, dynamism_top : float
         Share of regions (with employment in the industry) that earn the star, by employment,
         by share of the region's employment, by output per worker and by employment growth.
@@ -298,6 +303,8 @@ def cluster_stars(
     if missing:
         raise InputError(f"data: missing column(s) {missing}; columns are {list(data.columns)}")
     notes: list[str] = []
+    if categories is not None:
+        data = _apply_categories(data, industry, categories, notes)
 
     current = data
     growth = None
@@ -382,7 +389,8 @@ def cluster_stars(
 
     params = {"region": region, "industry": industry, "employment": employment,
               "establishments": establishments, "output": output, "year": year,
-              "level": level, "reference": reference is not None, "size_top": size_top,
+              "level": level, "reference": reference is not None,
+              "categories": categories is not None, "size_top": size_top,
               "specialisation_lq": specialisation_lq, "focus_top": focus_top,
               "productivity_top": productivity_top, "dynamism_top": dynamism_top,
               "n_rows": len(data)}
@@ -390,6 +398,27 @@ def cluster_stars(
                           title="Cluster stars and strong clusters 集群星级")
     result.by_geography = by_geo
     return result
+
+
+def _apply_categories(data: pd.DataFrame, industry: str,
+                      categories: pd.DataFrame | dict[str, str], notes: list[str]) -> pd.DataFrame:
+    if isinstance(categories, pd.DataFrame):
+        missing = [c for c in ("industry", "cluster") if c not in categories.columns]
+        if missing:
+            raise InputError(f"categories: missing column(s) {missing}; expected industry, cluster")
+        mapping = dict(zip(categories["industry"].astype(str),
+                           categories["cluster"].astype(str), strict=False))
+    else:
+        mapping = {str(k): str(v) for k, v in categories.items()}
+    codes = data[industry].astype("string")
+    mapped = codes.map(mapping)
+    unmapped = mapped.isna() & codes.notna()
+    if unmapped.any():
+        notes.append(f"{int(unmapped.sum())} rows have an industry without a category "
+                     f"(e.g. {codes[unmapped].iloc[0]!r}): kept as their own category")
+    out = data.copy(deep=False)  # the caller's frame stays as it was
+    out[industry] = mapped.where(~unmapped, codes)
+    return out
 
 
 def _panel_growth(data, years, region, industry, employment, level, first, last) -> pd.Series:
