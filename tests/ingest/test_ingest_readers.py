@@ -161,3 +161,10 @@ def test_record_numbers_around_malformed_records(write, pattern: str) -> None:
     assert "".join("B" if m else "G" for m in frame["_malformed"].notna()) == pattern
     good = frame[frame["_malformed"].isna()]
     assert good["企业代码"].tolist() == [f"E{r}" for r in good["_row"]]
+
+
+def test_a_source_column_called_rowid_does_not_shadow_record_numbers(write) -> None:
+    frame, info = read_raw(write("r.csv", "rowid,est_id,year,industry\n9,E1,2022,C1\n7,E2,2022,C1\n"))
+    assert frame["_row"].tolist() == [1, 2]
+    assert frame["rowid_source"].tolist() == ["9", "7"]
+    assert "rowid_source" in info.columns

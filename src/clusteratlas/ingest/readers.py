@@ -251,7 +251,7 @@ def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
             )
         except duckdb.Error as exc:
             raise InputError(f"{path.name}: cannot read as a delimited table: {_first_line(exc)}") from None
-    columns = [r[0] for r in con.sql(f'DESCRIBE "{relation}_0"').fetchall()]
+    columns = _rename_reserved(con, f"{relation}_0")
     info.columns = columns
     _check_header(path, columns)
     # one rejected record may produce several errors; keep one row per line
@@ -295,6 +295,17 @@ def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
     return info
 
 
+def _rename_reserved(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Rename source columns that would shadow DuckDB's ``rowid`` or our bookkeeping columns."""
+    columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    for i, c in enumerate(columns):
+        if c.lower() in ("rowid", ROW, MALFORMED):
+            new = f"{c}_source"
+            con.execute(f'ALTER TABLE "{table}" RENAME COLUMN "{c}" TO "{new}"')
+            columns[i] = new
+    return columns
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -319,6 +330,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> 
         )
     except duckdb.Error as exc:
         raise InputError(f"{path.name}: not a readable Parquet file: {_first_line(exc)}") from None
+    columns = _rename_reserved(con, f"{relation}_0")
     con.execute(
         f'CREATE OR REPLACE TEMP VIEW "{relation}" AS SELECT rowid + 1 AS {ROW}, '
         f'NULL::VARCHAR AS {MALFORMED}, * FROM "{relation}_0"'

@@ -331,7 +331,7 @@ class Atlas:
         self._check_table(name)
         if name in schema.TABLES:
             frame = self.con.execute(
-                f"SELECT * EXCLUDE ({LOAD_ID}) FROM {_q(name)} ORDER BY {LOAD_ID}, rowid").df()
+                f"SELECT * EXCLUDE ({LOAD_ID}) FROM {_q(name)} ORDER BY rowid").df()
             return to_canonical(frame, name)
         if name == "ledger":
             return self.ledger()
