@@ -34,6 +34,7 @@ __all__ = [
     "planar_km",
     "project",
     "regions",
+    "resolve",
 ]
 
 
@@ -75,3 +76,38 @@ def regions(level: str | Iterable[str] | None = None, *, table: pd.DataFrame | G
         extra = [c for c in gaz.detail.columns if c not in out.columns]
         out = out.merge(gaz.detail[["region_code", *extra]], on="region_code", how="left")
     return out
+
+
+def resolve(names: Iterable[object] | pd.Series | str, hint: object = None, *,
+            table: Gazetteer | None = None) -> pd.DataFrame:
+    """Resolve place names or free-text addresses to region codes, one row per input, in order.
+
+    Parameters
+    ----------
+    names : str, list or Series of str
+        Names (镇沅, 大丰市, 西乌珠穆沁旗), addresses (江苏省盐城市大丰区…), or codes (320982).
+    hint : str, or list/Series with one per name, optional
+        A province or city (name or code) that narrows ambiguous matches (朝阳区 + 北京). It is used
+        only to choose among candidates, never to override a unique match.
+    table : Gazetteer, optional
+        Another country's gazetteer (default: China).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``names``: ``input``; ``region_code`` (NA when unresolved or ambiguous);
+        ``level``; ``matched_name`` (current official name); ``method`` (``exact``, ``alias``,
+        ``history`` for former names and codes, ``address-parse`` for longer strings, ``fuzzy``
+        after dropping a suffix; NA when nothing matched); ``confidence`` (0–1, 0 when
+        unresolved); ``candidates`` (``code name`` pairs, ``;``-separated, when ambiguous).
+
+    Examples
+    --------
+    >>> resolve(["大丰市", "镇沅", "佛学"])[["region_code", "matched_name", "method"]]
+      region_code                matched_name   method
+    0      320904                         大丰区  history
+    1      530825  镇沅彝族哈尼族拉祜族自治县    alias
+    2        <NA>                        <NA>     <NA>
+    """
+    gaz = table if table is not None else china()
+    return gaz.resolve(names, hint)
