@@ -201,3 +201,8 @@ def coagglomeration_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(measure_app, name="measure")
+
+
+from clusteratlas.commands import measure_kdensity  # noqa: E402  (kdensity command, its own module)
+
+measure_kdensity.register(measure_app)
