@@ -13,6 +13,7 @@ from clusteratlas.measure import _kdensity_kernels as kern
 from clusteratlas.measure.kdensity import _global_band, kdensity
 
 SEED = 20261128
+NO_WIN = np.zeros((2, 2))
 
 
 def brute_force(x: np.ndarray, y: np.ndarray, e: np.ndarray | None, rs: np.ndarray,
@@ -57,7 +58,8 @@ def test_exact_and_fast_match_brute_force(sphere: bool, weighted: bool) -> None:
     coords, loc = _coords(x, y, sphere)
     ew = e if weighted else np.ones(len(x))
     k_exact, h_exact = kern.sample_exact(loc, ew, coords, sphere, 6371.0088, rs, 0.9, 0.0)
-    k_fast, h_fast = kern.sample_fast(loc, ew, coords, sphere, 6371.0088, rs, 0.9, 0.0, 5000.0)
+    k_fast, h_fast, *_ = kern.sample_fast(loc, ew, coords, sphere, 6371.0088, rs, 0.9, 0.0, 5000.0,
+                                          NO_WIN, -1.0)
     assert h_exact == pytest.approx(h_ref, rel=1e-12)
     assert h_fast == pytest.approx(h_ref, rel=1e-12)  # the fast path's bandwidth is exact too
     np.testing.assert_allclose(k_exact, ref, rtol=1e-9, atol=1e-12 * ref.max())
@@ -71,7 +73,7 @@ def test_integrates_to_one() -> None:
     for ew in (np.ones(len(x)), e):
         for fn in (kern.sample_exact, kern.sample_fast):
             args = (loc, ew, coords, False, 6371.0088, rs, 0.9, 0.0)
-            k, _ = fn(*args) if fn is kern.sample_exact else fn(*args, 500.0)
+            k = fn(*args)[0] if fn is kern.sample_exact else fn(*args, 500.0, NO_WIN, -1.0)[0]
             assert np.trapezoid(k, rs) == pytest.approx(1.0, abs=1e-6)
 
 
@@ -205,3 +207,25 @@ def test_tiny_industry_is_skipped_with_a_note() -> None:
     df.loc[0:1, "sector"] = "pair"
     res = kdensity(df, "pair", industry="sector", x="x", y="y", planar=True, n_sims=20, seed=1)
     assert res.table.empty and any("pair" in n and "at least 3" in n for n in res.notes)
+
+
+def test_single_pass_path_agrees_and_falls_back() -> None:
+    rng = np.random.default_rng(SEED)
+    x, y = rng.uniform(0, 100, 150), rng.uniform(0, 100, 150)
+    x[:20], y[:20] = x[20:40], y[20:40]  # shared sites: zero distances
+    coords, loc = _coords(x, y, False)
+    rs = np.linspace(0, 60, 25)
+    args = (loc, np.ones(150), coords, False, 1.0, rs, 0.9, 0.0, 200.0)
+    k_gen, h_gen, q25, q75, _ = kern.sample_fast(*args, NO_WIN, -1.0)
+    good = np.array([[q25 - 2.0, q25 + 1.0], [q75 - 1.0, q75 + 3.0]])
+    k1, h1, q1, q3, _ = kern.sample_fast(*args, good, 0.9 * h_gen)
+    assert (q1, q3, h1) == pytest.approx((q25, q75, h_gen), rel=1e-12)
+    np.testing.assert_allclose(k1, k_gen, rtol=0, atol=1e-7 * k_gen.max())
+    low = np.array([[0.0, q25 + 1.0], [q75 - 1.0, q75 + 3.0]])  # window from 0
+    assert kern.sample_fast(*args, low, 0.9 * h_gen)[1] == pytest.approx(h_gen, rel=1e-12)
+    for win, guess in ((np.array([[q25 + 0.5, q25 + 1.0], [q75 - 1.0, q75 + 3.0]]), 0.9),
+                       (np.array([[q25 - 2.0, q25 + 1.0], [q75 - 3.0, q75 - 1.0]]), 0.9),
+                       (good, 1.5)):  # quartile outside a window; grid guess too coarse
+        k2, h2, *_ = kern.sample_fast(*args, win, guess * h_gen)
+        assert h2 == pytest.approx(h_gen, rel=1e-12)
+        np.testing.assert_allclose(k2, k_gen, rtol=0, atol=1e-7 * k_gen.max())

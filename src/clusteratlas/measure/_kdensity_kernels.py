@@ -272,9 +272,137 @@ def kde_from_moments(mom, delta, h, rs, wtot):
     return out
 
 
+@numba.njit(cache=True, fastmath=True)
+def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, bufm):
+    """One pass: exact Σd and Σd² (standard deviation), for each quartile window
+    ``win[t] = (lo, hi)`` the establishment pairs below ``lo`` and the distances inside it
+    (kept in ``buf[t]`` with multiplicities ``bufm[t]``), and the moment histogram on the grid
+    ``delta``. Returns the histogram, the sums, the counts below and kept per window, and
+    whether a buffer overflowed."""
+    m = cx.shape[0]
+    mom = np.zeros((nb, 3))
+    inv_delta = 1.0 / delta
+    s1 = 0.0
+    s2 = 0.0
+    below = np.zeros(2)
+    kept = np.zeros(2, dtype=np.int64)
+    cap = buf.shape[1]
+    overflow = False
+    lo0 = win[0, 0]
+    hi0 = win[0, 1]
+    lo1 = win[1, 0]
+    hi1 = win[1, 1]
+    drow = np.empty(m)
+    for a in range(m - 1):
+        for b in range(a + 1, m):
+            drow[b] = _dist(cx, cy, cz, a, b, sphere, radius)
+        ca = cnt[a]
+        b0 = 0.0
+        b1 = 0.0
+        for b in range(a + 1, m):
+            dd = drow[b]
+            mab = ca * cnt[b]
+            s1 += mab * dd
+            s2 += mab * dd * dd
+            b0 += mab * (dd < lo0)
+            b1 += mab * (dd < lo1)
+        below[0] += b0
+        below[1] += b1
+        wa = ew[a]
+        for b in range(a + 1, m):
+            dd = drow[b]
+            fb = dd * inv_delta
+            if fb < nb:
+                ib = int(fb)
+                u = dd - (ib + 0.5) * delta
+                wab = wa * ew[b]
+                mom[ib, 0] += wab
+                mom[ib, 1] += wab * u
+                mom[ib, 2] += wab * u * u
+            if dd >= lo0 and dd <= hi0:
+                if kept[0] < cap:
+                    buf[0, kept[0]] = dd
+                    bufm[0, kept[0]] = ca * cnt[b]
+                    kept[0] += 1
+                else:
+                    overflow = True
+            if dd >= lo1 and dd <= hi1:
+                if kept[1] < cap:
+                    buf[1, kept[1]] = dd
+                    bufm[1, kept[1]] = ca * cnt[b]
+                    kept[1] += 1
+                else:
+                    overflow = True
+    w0 = 0.0
+    m0 = 0.0
+    for a in range(m):
+        w0 += 0.5 * (ew[a] * ew[a] - e2[a])
+        m0 += 0.5 * cnt[a] * (cnt[a] - 1.0)
+    u0 = -0.5 * delta
+    mom[0, 0] += w0
+    mom[0, 1] += w0 * u0
+    mom[0, 2] += w0 * u0 * u0
+    # pairs inside one location are at distance 0
+    for t in range(2):
+        if win[t, 0] > 0.0:
+            below[t] += m0
+        elif m0 > 0.0:
+            if kept[t] < cap:
+                buf[t, kept[t]] = 0.0
+                bufm[t, kept[t]] = m0
+                kept[t] += 1
+            else:
+                overflow = True
+    return mom, s1, s2, below, kept, overflow
+
+
 @numba.njit(cache=True)
-def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax):
-    """Fast K at distances ``rs`` and the bandwidth of one sample (see module docstring)."""
+def _select_in_window(vals, mults, nval, lo, hi, start, j):
+    """The j-th (0-based) order statistic among all pairs, given the ``nval`` kept values of
+    the window [lo, hi] and ``start`` pairs below it: a sub-histogram finds the sub-bin holding
+    it, and only that sub-bin is sorted. Returns NaN if it is not inside the window."""
+    if j < start:
+        return np.nan
+    nsub = 1024
+    width = (hi - lo) / nsub
+    if not width > 0.0:
+        width = 1.0
+    sub = np.zeros(nsub + 1)
+    for v in range(nval):
+        ib = min(int((vals[v] - lo) / width), nsub)
+        sub[ib] += mults[v]
+    c = start
+    for ib in range(nsub + 1):
+        if c + sub[ib] > j:
+            cnt = 0
+            for v in range(nval):
+                if min(int((vals[v] - lo) / width), nsub) == ib:
+                    cnt += 1
+            ds = np.empty(cnt)
+            ms = np.empty(cnt)
+            k = 0
+            for v in range(nval):
+                if min(int((vals[v] - lo) / width), nsub) == ib:
+                    ds[k] = vals[v]
+                    ms[k] = mults[v]
+                    k += 1
+            o = np.argsort(ds, kind="mergesort")
+            return _order_stat_from_sorted(ds[o], ms[o], c, j)
+        c += sub[ib]
+    return np.nan
+
+
+@numba.njit(cache=True)
+def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, win, h_guess):
+    """Fast K at distances ``rs`` of one sample; returns (K, h, q25, q75, sd).
+
+    With quartile windows ``win`` (2 × 2: lo, hi) and a bandwidth guess ``h_guess`` from pilot
+    samples, a single pass is tried: the quartiles are selected exactly among the distances
+    kept inside the windows, and the grid ``h_guess / 64`` is used if it is fine enough for the
+    exact ``h``. If a quartile falls outside its window or the grid is too coarse, the sample is
+    redone by the general path, so the result never depends on the guesses. Pass
+    ``win = zeros((2, 2))`` to use the general path directly.
+    """
     cx, cy, cz, cnt, ew, e2 = _collapse(loc, e, coords)
     m = cx.shape[0]
     n = loc.shape[0]
@@ -296,7 +424,33 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax):
         nb = int((rmax + TRUNC_H * h) / delta) + 2
         mom, _ = _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, False,
                                nosel, 0.0, dummy, dummy)
-        return kde_from_moments(mom, delta, h, rs, wtot), h
+        return kde_from_moments(mom, delta, h, rs, wtot), h, np.nan, np.nan, np.nan
+    if win[0, 1] > win[0, 0] and win[1, 1] > win[1, 0] and h_guess > 0.0 and npairs > 1.0:
+        delta = h_guess / GRID_PER_H
+        nb = int((rmax + TRUNC_H * 1.5 * h_guess) / delta) + 2
+        if nb <= 1 << 22:
+            cap = max(1024, int(0.1 * m * (m - 1) / 2) + 1)
+            buf = np.empty((2, cap))
+            bufm = np.empty((2, cap))
+            mom, s1, s2, below, kept, overflow = _pass_single(
+                cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, bufm)
+            mean = s1 / npairs
+            sd = math.sqrt(max((s2 - s1 * mean) / (npairs - 1.0), 0.0))
+            q = np.full(2, np.nan)
+            if not overflow:
+                for t, p in enumerate((0.25, 0.75)):
+                    kk, frac = _type7(p, npairs)
+                    lo = _select_in_window(buf[t], bufm[t], kept[t], win[t, 0], win[t, 1],
+                                           below[t], kk)
+                    hi = _select_in_window(buf[t], bufm[t], kept[t], win[t, 0], win[t, 1],
+                                           below[t], min(kk + 1.0, npairs - 1.0))
+                    q[t] = lo + frac * (hi - lo)
+            if np.all(np.isfinite(q)):
+                h = _rule_bandwidth(sd, q[1] - q[0], npairs, rule_factor)
+                if (h > 0.0 and delta <= h / GRID_PER_H * (1.0 + 1e-9)
+                        and rmax + TRUNC_H * h <= (nb - 1) * delta):
+                    return kde_from_moments(mom, delta, h, rs, wtot), h, q[0], q[1], sd
+        # a guess failed (quartile outside its window, grid too coarse): general path
 
     # pass 1: exact sums for the standard deviation, coarse histogram for the quartiles
     invq = Q_BINS / (dmax * (1.0 + 1e-9) + 1e-300)
@@ -342,7 +496,7 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax):
     h_hi = _rule_bandwidth(sd, 1e300, npairs, rule_factor)
     h_lo = rule_factor * min(sd, iqr_lo / 1.34) * npairs ** -0.2
     if not h_hi > 0.0:
-        return np.full(rs.shape[0], np.nan), np.nan
+        return np.full(rs.shape[0], np.nan), np.nan, np.nan, np.nan, sd
     guess = h_lo if h_lo > 0.0 else h_hi
     delta = guess / GRID_PER_H
     nb = int((rmax + TRUNC_H * h_hi) / delta) + 2
@@ -383,27 +537,37 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax):
         q[t] = vals[0] + fr[t] * (vals[1] - vals[0])
     h = _rule_bandwidth(sd, q[1] - q[0], npairs, rule_factor)
     if not h > 0.0:
-        return np.full(rs.shape[0], np.nan), np.nan
+        return np.full(rs.shape[0], np.nan), np.nan, q[0], q[1], sd
     if (not do_mom) or delta > h / GRID_PER_H * (1.0 + 1e-9):
         # the grid guessed before the bandwidth was known is too coarse: bin again
         delta = h / GRID_PER_H
         nb = int((rmax + TRUNC_H * h) / delta) + 2
         mom, _ = _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, False,
                                nosel, 0.0, dummy, dummy)
-    return kde_from_moments(mom, delta, h, rs, wtot), h
+    return kde_from_moments(mom, delta, h, rs, wtot), h, q[0], q[1], sd
 
 
 @numba.njit(cache=True, parallel=True)
-def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, exact):
-    """K for many samples (rows of ``locs``), in parallel over samples."""
+def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, exact, win,
+                h_guess):
+    """K for many samples (rows of ``locs``), in parallel over samples.
+
+    Returns K (samples × distances) and per sample: bandwidth, quartiles (NaN when not needed)
+    and standard deviation of the pair distances (NaN in exact mode).
+    """
     ns = locs.shape[0]
     out = np.empty((ns, rs.shape[0]))
-    hs = np.empty(ns)
+    stats = np.full((ns, 4), np.nan)
     for k in numba.prange(ns):
         if exact:
             kk, h = sample_exact(locs[k], e, coords, sphere, radius, rs, rule_factor, fixed_h)
+            stats[k, 0] = h
         else:
-            kk, h = sample_fast(locs[k], e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax)
+            kk, h, q25, q75, sd = sample_fast(locs[k], e, coords, sphere, radius, rs, rule_factor,
+                                              fixed_h, dmax, win, h_guess)
+            stats[k, 0] = h
+            stats[k, 1] = q25
+            stats[k, 2] = q75
+            stats[k, 3] = sd
         out[k, :] = kk
-        hs[k] = h
-    return out, hs
+    return out, stats

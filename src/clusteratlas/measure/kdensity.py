@@ -76,6 +76,8 @@ _RULES = {"silverman": 0.9, "scott": 1.06}
 _EXACT_MEDIAN_MAX_PAIRS = 20_000_000
 _MEDIAN_SAMPLE_PAIRS = 2_000_000
 _SAMPLE_BLOCK = 20_000_000  # establishment indices held at once for counterfactual draws
+_PILOT = 16  # counterfactuals that set the single-pass windows
+_NO_WINDOW = np.zeros((2, 2))
 
 
 @dataclass(repr=False)
@@ -255,6 +257,20 @@ def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) ->
     return band if upper else -band
 
 
+def _single_pass_windows(stats: np.ndarray) -> tuple[np.ndarray, float]:
+    """Quartile windows and a bandwidth guess for the kernels' single pass, from pilot samples
+    (rows: h, q25, q75, sd): each window spans the pilots' quartiles widened by a quarter of
+    their spread; the guess is 0.9 × the smallest pilot bandwidth. Zeros: the general path."""
+    h, q25, q75, _sd = stats.T
+    if not (np.all(np.isfinite(stats)) and np.all(h > 0)):
+        return np.zeros((2, 2)), -1.0
+    win = np.empty((2, 2))
+    for t, q in enumerate((q25, q75)):
+        pad = 0.25 * (q.max() - q.min()) + 1e-9 * max(abs(q.max()), 1.0)
+        win[t] = (max(q.min() - pad, 0.0), q.max() + pad)
+    return win, float(0.9 * h.min())
+
+
 def _ranges(d: np.ndarray, flag: np.ndarray) -> str:
     if not flag.any():
         return ""
@@ -430,18 +446,26 @@ def kdensity(
                 notes.append(f"industry {name}: fewer than two establishments with positive "
                              f"{weight!r}; skipped")
                 continue
-            obs, h_obs = kern.run_samples(loc[members][None, :], e, coords, sphere,
-                                          EARTH_RADIUS_KM, evals, rule_factor, fixed_h, dmax,
-                                          exact)
+            obs, obs_stats = kern.run_samples(loc[members][None, :], e, coords, sphere,
+                                              EARTH_RADIUS_KM, evals, rule_factor, fixed_h,
+                                              dmax, exact, _NO_WINDOW, -1.0)
+            h_obs = obs_stats[:, 0]
             sims = np.empty((n_sims, evals.size))
             block = max(1, _SAMPLE_BLOCK // n)
-            for start in range(0, n_sims, block):
-                stop = min(n_sims, start + block)
+            win, h_guess = _NO_WINDOW, -1.0
+            start = 0
+            while start < n_sims:
+                # the first _PILOT counterfactuals go alone: their quartiles and bandwidths
+                # let the rest try the single-pass path (which verifies them, see kernels)
+                stop = min(n_sims, start + (_PILOT if start == 0 else block))
                 draws = np.stack([sim_rng.choice(n_all, n, replace=False)
                                   for _ in range(stop - start)])
-                sims[start:stop], _ = kern.run_samples(loc[draws], e, coords, sphere,
-                                                      EARTH_RADIUS_KM, evals, rule_factor,
-                                                      fixed_h, dmax, exact)
+                sims[start:stop], st = kern.run_samples(loc[draws], e, coords, sphere,
+                                                        EARTH_RADIUS_KM, evals, rule_factor,
+                                                        fixed_h, dmax, exact, win, h_guess)
+                if start == 0 and not exact and fixed_h == 0.0:
+                    win, h_guess = _single_pass_windows(st)
+                start = stop
             kd = obs[0]
             bad = ~np.all(np.isfinite(sims), axis=1)
             if bad.any():
