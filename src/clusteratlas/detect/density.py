@@ -323,6 +323,12 @@ class DensityClusters(Result):
 
     points: pd.DataFrame
 
+    def summary(self, max_rows: int = 20) -> str:
+        """Plain-text summary without the long outline and member-region columns."""
+        short = self.table.drop(columns=["geometry_wkt", "member_regions"], errors="ignore")
+        return Result(table=short, params=self.params, notes=self.notes,
+                      title=self.title).summary(max_rows)
+
     def plot(self) -> Any:
         import plotly.graph_objects as go
 
