@@ -179,7 +179,7 @@ PLANTED_CLUSTERS = Table(
     ),
     columns=(
         Column("cluster_id", "string", True,
-               "Planted cluster: NAMC-01..45, SME-001.., PAIR-01.., HUB-01.., DISP-01..", "集群标识"),
+               "Planted cluster: NAMC-01..45, SME-001.., PAIR-01.., HUB-nn (nn = GII 2023 rank), DISP-01..", "集群标识"),
         Column("component", "Int64", True, "Number of the component within the cluster (0, 1, ...)",
                "组成部分序号"),
         Column("kind", "string", True,

@@ -48,7 +48,7 @@ def _ancestor_at(regions: pd.DataFrame, codes: pd.Series, level: str) -> pd.Seri
 
 
 def county_table(regions: pd.DataFrame) -> pd.DataFrame:
-    """Counties usable for placing establishments, with their prefecture and province.
+    """Counties (leaf regions) usable for placing establishments, with prefecture and province.
 
     Parameters
     ----------
@@ -66,7 +66,12 @@ def county_table(regions: pd.DataFrame) -> pd.DataFrame:
         establishments); missing macro-region / city-size class are inherited from the prefecture or
         province.
     """
-    counties = regions.loc[regions["level"] == "county"].copy()
+    # Leaf units: counties, plus prefecture-level cities that have no counties (东莞, 中山, 儋州 …
+    # whose towns report to the city directly). Province-level units without counties (Hong Kong,
+    # Macao, Taiwan) stay out: the statistics the demo is calibrated to cover the mainland.
+    has_child = regions["region_code"].isin(regions["parent_code"].dropna())
+    leaf = (regions["level"] == "county") | ((regions["level"] == "prefecture") & ~has_child)
+    counties = regions.loc[leaf.to_numpy(dtype=bool)].copy()
     counties = counties.loc[counties["lon"].notna() & counties["lat"].notna()]
     if counties.empty:
         raise ValueError("the gazetteer has no counties with coordinates; cannot place establishments")

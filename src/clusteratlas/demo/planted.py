@@ -31,8 +31,9 @@ East), so it has no industry-specific concentration either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ HUB_PUBLICATION_SHARE = 0.70
 
 KINDS = ("national", "sme_featured", "colocated_pair", "innovation_hub", "dispersed")
 
-Resolver = Callable[..., Sequence[str | None]]
+Resolver = Callable[..., Any]
 
 
 class GazetteerError(ValueError):
@@ -100,10 +101,21 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def _first_code(result: object) -> object:
+    """The region code of the first name in a resolver's answer (frame, series or list)."""
+    if isinstance(result, pd.DataFrame):
+        return result["region_code"].iloc[0] if len(result) else None
+    if isinstance(result, pd.Series):
+        return result.iloc[0] if len(result) else None
+    items = list(result)  # type: ignore[call-overload]
+    return items[0] if items else None
+
+
 def _resolve_one(resolve: Resolver, name: str, hint: str | None) -> str | None:
+    """The gazetteer code of ``name`` (also tried with 市 appended), or None."""
     for candidate in (name, name if name.endswith("市") else name + "市"):
         try:
-            code = next(iter(resolve([candidate], hint=hint)))
+            code = _first_code(resolve([candidate], hint=hint))
         except (ClusterAtlasError, KeyError, ValueError, LookupError):
             code = None  # an unresolvable name is reported by the caller
         if code is not None and not pd.isna(code) and str(code) != "":
@@ -187,11 +199,14 @@ def national_clusters(regions: pd.DataFrame, counties: pd.DataFrame,
 
 def innovation_hubs(regions: pd.DataFrame, counties: pd.DataFrame, resolve: Resolver,
                     notes: list[str]) -> list[dict]:
-    """The Chinese GII 2023 top S&T clusters as hub sites, weighted by published counts."""
+    """The Chinese GII 2023 top S&T clusters as hub sites, weighted by published counts.
+
+    ``cluster_id`` carries the GII 2023 rank (``HUB-04`` is Beijing, rank 4 worldwide).
+    """
     gii = read_data("gii2023_top_st_clusters.csv")
     gii = gii.loc[gii["economy"].isin(["CN", "CN/HK"])]
     rows: list[dict] = []
-    for rank, rec in enumerate(gii.itertuples(index=False), start=1):
+    for rec in gii.itertuples(index=False):
         sites = []
         for name in rec.name_zh.split("—"):
             code = _resolve_one(resolve, name, None)
@@ -210,7 +225,7 @@ def innovation_hubs(regions: pd.DataFrame, counties: pd.DataFrame, resolve: Reso
         split = pop / pop.sum()
         for site, part in zip(sites, split, strict=True):
             rows.append({
-                "cluster_id": f"HUB-{rank:02d}", "kind": "innovation_hub", "name_zh": rec.name_zh,
+                "cluster_id": f"HUB-{int(rec.rank):02d}", "kind": "innovation_hub", "name_zh": rec.name_zh,
                 "name_en": rec.cluster, "industry": pd.NA, "field": "science and technology",
                 "radius_km": NATIONAL_RADIUS_KM, "growth": np.nan,
                 "source": "WIPO Global Innovation Index 2023, top S&T clusters",
@@ -338,8 +353,8 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
         hubs["strength"] = (HUB_PATENT_SHARE * hubs["pct_weight"] / hubs["pct_weight"].sum()
                             + HUB_PUBLICATION_SHARE * hubs["article_weight"]
                             / hubs["article_weight"].sum())
-        score = hubs.groupby("cluster_id")["strength"].transform("sum")
-        hubs["rank"] = score.rank(method="min", ascending=False).astype(int)
+        score = hubs.groupby("cluster_id")["strength"].sum()
+        hubs["rank"] = hubs["cluster_id"].map(score.rank(method="min", ascending=False)).astype(int)
         hubs["size_boost"] = np.nan
         hubs["productivity_boost"] = np.nan
         hubs["export_growth"] = np.nan

@@ -20,6 +20,7 @@ import pandas as pd
 
 from clusteratlas.console import console, make_progress
 from clusteratlas.demo.economy import DemoEconomy, generate
+from clusteratlas.errors import InputError
 
 
 @dataclass
@@ -302,7 +303,7 @@ STAGES: list[tuple[str, Callable[[DemoRun], None]]] = [
 
 
 def run_demo(scale: str = "small", out: str | Path = "clusteratlas-demo", seed: int = 0,
-             show_progress: bool | None = None) -> DemoRun:
+             show_progress: bool | None = None, stages: list[str] | None = None) -> DemoRun:
     """Run the whole demo and return its context (results, scores, findings, timings).
 
     Parameters
@@ -313,12 +314,19 @@ def run_demo(scale: str = "small", out: str | Path = "clusteratlas-demo", seed: 
     seed : int
     show_progress : bool, optional
         Force the progress display on or off (default: when stderr is a terminal).
+    stages : list of str, optional
+        Run only these stages (names as in :data:`STAGES`); generation and ingest always run.
     """
+    chosen = [(name, fn) for name, fn in STAGES
+              if stages is None or name in stages or fn in (stage_generate, stage_ingest)]
+    unknown = sorted(set(stages or []) - {name for name, _ in STAGES})
+    if unknown:
+        raise InputError(f"stages: unknown {unknown}; known: {[name for name, _ in STAGES]}")
     ctx = DemoRun(scale=scale, seed=seed, out=Path(out))
     ctx.out.mkdir(parents=True, exist_ok=True)
     with make_progress(show_progress) as progress:
-        task = progress.add_task("demo", total=len(STAGES))
-        for name, stage in STAGES:
+        task = progress.add_task("demo", total=len(chosen))
+        for name, stage in chosen:
             progress.update(task, description=name)
             start = time.perf_counter()
             try:
