@@ -98,3 +98,39 @@ def test_missing_store_and_bad_mapping_are_clear_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(SAMPLE_ESTABLISHMENTS), "-p", str(tmp_path / "p"),
                                  "--map", "企业名称"])
     assert "SOURCE=CANONICAL" in str(result.exception)
+
+
+def test_rows_without_coordinates_are_located_from_the_gazetteer(tmp_path: Path) -> None:
+    from clusteratlas.geo import regions
+
+    proj = tmp_path / "proj"
+    runner.invoke(app, ["init", str(proj)])
+    firms = tmp_path / "firms.csv"
+    firms.write_text(
+        "企业代码,年份,行业代码,行政区划代码,地址,经度,纬度\n"
+        "A,2022,C1,320505,,,\n"                        # code -> its seat point
+        "B,2022,C1,,江苏省苏州市吴中区科技路5号,,\n"     # address -> 吴中区
+        "C,2022,C1,320982,,,\n"                        # former code (大丰市) -> 大丰区
+        "D,2022,C1,,火星基地,,\n"                       # not a place
+        "E,2022,C1,,朝阳区,,\n"                         # ambiguous (Beijing or Changchun)
+        "F,2022,C1,320505,,120.6,31.3\n",              # has coordinates: untouched
+        encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(firms), "-p", str(proj)])
+    assert result.exit_code == 0, result.output
+    seats = regions().set_index("region_code")
+    with Atlas(proj) as atlas:
+        table = atlas.table("establishments").set_index("est_id")
+        ledger = atlas.ledger().set_index("row")
+    assert list(table.index) == ["A", "B", "C", "F"]
+    for est, code in (("A", "320505"), ("B", "320506"), ("C", "320904")):
+        assert (table.loc[est, "lon"], table.loc[est, "lat"]) == (seats.loc[code, "lon"], seats.loc[code, "lat"])
+        assert table.loc[est, "location_approx"]
+    assert table.loc["C", "region_code"] == "320982"  # the user's code is kept; the note names 320904
+    assert "大丰区 (320904)" in ledger.loc[3, "detail"]
+    assert ledger.loc[1, "reason"] == "located_approx" and ledger.loc[1, "status"] == "corrected"
+    assert ledger.loc[4, "reason"] == ledger.loc[5, "reason"] == "unresolved_location"
+    assert "ambiguous" in ledger.loc[5, "detail"]
+    assert pd.isna(table.loc["F", "location_approx"]) and table.loc["F", "lon"] == 120.6
+
+    result = runner.invoke(app, ["ingest", str(firms), "-p", str(proj), "--no-locate"])
+    assert "accepted 6" in result.output

@@ -38,6 +38,59 @@ def _codes_file(path: Path | None) -> list[str] | None:
     return [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
 
 
+def gazetteer_locate(rows: pd.DataFrame) -> pd.DataFrame:
+    """A ``locate`` step (see :data:`clusteratlas.ingest.validate.Locate`) backed by the gazetteer.
+
+    Each row's ``region_code`` is resolved with :func:`clusteratlas.geo.resolve` (which also knows
+    former codes); when that fails, its ``address``. A resolved row gets the lon/lat of its
+    region's seat point from :func:`clusteratlas.geo.regions`; an unresolved or ambiguous one gets
+    none, with a note saying why. It lives in the command layer because ingest and store come
+    before geo in the pipeline and may not import it.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        ``_row``, ``region_code``, ``address`` (text, either may be missing).
+
+    Returns
+    -------
+    DataFrame
+        ``_row``, ``lon``, ``lat``, ``region_code`` (the resolved current code), ``note``.
+    """
+    from clusteratlas.geo import regions, resolve
+
+    seats = regions()[["region_code", "lon", "lat"]]
+    out = pd.DataFrame({"_row": rows["_row"].to_numpy()})
+    for col in ("lon", "lat"):
+        out[col] = pd.array([None] * len(out), dtype="Float64")
+    for col in ("region_code", "note"):
+        out[col] = pd.array([None] * len(out), dtype="string")
+    for source in ("region_code", "address"):
+        if source not in rows.columns:
+            continue
+        query = rows[source].astype("string").reset_index(drop=True)
+        todo = out["lon"].isna() & query.notna()
+        if not todo.any():
+            continue
+        unique = pd.Series(query[todo].unique(), dtype="string")
+        found = resolve(unique).reset_index(drop=True)
+        found["query"] = unique.to_numpy()
+        found = found.merge(seats, on="region_code", how="left")
+        hit = query[todo].to_frame("query").reset_index().merge(found, on="query", how="left")
+        hit = hit.set_index("index")
+        ok = hit["lon"].notna()
+        why = ("ambiguous " + source + " (" + hit["candidates"].astype("string") + ")").where(
+            hit["candidates"].notna(), f"{source} not in the gazetteer")
+        ok_note = (hit["method"].astype("string") + " match " + hit["matched_name"].astype("string")
+                   + " (" + hit["region_code"].astype("string") + ") from " + source)
+        idx = hit.index
+        out.loc[idx, "note"] = ok_note.where(ok, why).to_numpy()
+        out.loc[idx[ok.to_numpy()], "lon"] = hit.loc[ok, "lon"].to_numpy()
+        out.loc[idx[ok.to_numpy()], "lat"] = hit.loc[ok, "lat"].to_numpy()
+        out.loc[idx[ok.to_numpy()], "region_code"] = hit.loc[ok, "region_code"].to_numpy()
+    return out
+
+
 def _counts_table(title: str, counts: pd.DataFrame) -> RichTable:
     table = RichTable(title=title)
     for header in ("status 状态", "reason 原因", "rows 行数"):
@@ -70,6 +123,7 @@ def register(app: typer.Typer) -> None:
         regions: Annotated[Path | None, typer.Option("--regions", help="Known regions (CSV with region_code, or codes file).")] = None,
         encoding: Annotated[str | None, typer.Option("--encoding", help="Override encoding detection.")] = None,
         progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Show progress.")] = None,
+        locate: Annotated[bool, typer.Option("--locate/--no-locate", help="Give rows without lon/lat their region's seat point (location_approx) from region_code or address.")] = True,
     ) -> None:
         """Validate a file and load it into the store; print counts by reason (导入并校验)."""
         mapping: dict[str, str] = {}
@@ -92,7 +146,8 @@ def register(app: typer.Typer) -> None:
 
                 report = atlas.load(file, table=table, mapping=mapping or None,
                                     valid_industries=valid, regions=region_codes,
-                                    encoding=encoding, progress=step)
+                                    encoding=encoding, progress=step,
+                                    locate=gazetteer_locate if locate else None)
         finally:
             atlas.close()
         title = (f"{file.name} → {report.table}: {report.rows_read:,} rows"

@@ -543,14 +543,11 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate,
           reason = CASE WHEN o.lon IS NULL OR o.lat IS NULL THEN 'unresolved_location'
                         WHEN p.status = 'corrected' THEN p.reason ELSE 'located_approx' END,
           detail = CASE WHEN o.lon IS NULL OR o.lat IS NULL
-                        THEN 'no coordinates, and region_code/address '
-                             || coalesce('"' || coalesce(p.region_code, p.address) || '"', '')
-                             || ' could not be located' || coalesce(': ' || o.note, '')
-                        ELSE concat_ws('; ', p.detail, 'lon/lat: none given; centroid of '
-                             || coalesce('region ' || coalesce(p.region_code, o.region_code), 'address')
-                             || ' used (location_approx)' || coalesce(': ' || o.note, '')) END
+                        THEN 'no lon/lat, and the row could not be located from region_code/address'
+                             || coalesce(': ' || o.note, '')
+                        ELSE concat_ws('; ', p.detail, 'lon/lat: none given; approximate location '
+                             || '(location_approx)' || coalesce(': ' || o.note, '')) END
         FROM {prefix}_located_df o WHERE o.{ROW} = p.{ROW}"""
-        .replace("p.address", "p.address" if has_addr else "NULL")
     )
     con.unregister(f"{prefix}_located_df")
 
