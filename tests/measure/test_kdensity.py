@@ -229,3 +229,15 @@ def test_single_pass_path_agrees_and_falls_back() -> None:
         k2, h2, *_ = kern.sample_fast(*args, win, guess * h_gen)
         assert h2 == pytest.approx(h_gen, rel=1e-12)
         np.testing.assert_allclose(k2, k_gen, rtol=0, atol=1e-7 * k_gen.max())
+
+
+def test_default_cutoff_counts_shared_sites() -> None:
+    # 4 establishments: two share a site at (0, 0), one at (3, 4), one at (6, 8).
+    # Pair distances: 0, 5, 5, 10, 10, 5 → median 5; with a third at (0, 0): 0,0,0,5,5,5,10,10,10,5
+    df = pd.DataFrame({"industry": ["a", "a", "b", "b"], "x": [0.0, 0.0, 3.0, 6.0],
+                       "y": [0.0, 0.0, 4.0, 8.0]})
+    res = kdensity(df, "a", x="x", y="y", planar=True, n_sims=20, seed=1)
+    assert res.params["cutoff"] == 5.0
+    df2 = pd.concat([df, pd.DataFrame({"industry": ["b"], "x": [0.0], "y": [0.0]})])
+    res2 = kdensity(df2, "b", x="x", y="y", planar=True, n_sims=20, seed=1)
+    assert res2.params["cutoff"] == 5.0

@@ -9,15 +9,24 @@ Two estimators of the same quantity:
 
 * **exact** — every pair distance, the bandwidth from exact order statistics, and the Gaussian
   kernel summed over every pair at every distance ``r`` (no truncation, no binning);
-* **fast** (default) — three passes over the pairs without storing them: (1) sums and a coarse
-  histogram give the standard deviation exactly and locate the quartiles; (2) the distances that
-  fall in the quartiles' histogram bins are kept, so the quartiles (type 7, as R's ``quantile``)
-  and hence the bandwidth are exact; (3) pairs are binned on a grid of width ``δ = h / 64`` with
-  their first three moments (count, Σu, Σu² of the offset ``u`` from the bin centre), and the
-  kernel sum is a second-order Taylor expansion about the bin centres — error below
-  ``(δ/h)³ · 0.03 ≈ 1e-7`` of the kernel's peak per pair — truncated at 12 bandwidths
-  (``φ(12) ≈ 5e-32``). Kernel values along the grid come from an exact multiplicative
-  recurrence, not one ``exp`` per term.
+* **fast** (default) — the bandwidth is exact and the kernel sum is binned with moments:
+  pairs are put on a grid of width ``δ ≤ h / 64`` with their first three moments (weight, Σu,
+  Σu² of the offset ``u`` from the bin centre), and the kernel sum is a second-order Taylor
+  expansion about the bin centres — error below ``(δ/h)³ · 0.03 ≈ 1e-7`` of the kernel's peak
+  per pair — truncated at 12 bandwidths (``φ(12) ≈ 5e-32``). Kernel values along the grid come
+  from an exact multiplicative recurrence, not one ``exp`` per term.
+
+  *General path* (three passes, no guesses): (1) sums give the standard deviation exactly and a
+  coarse histogram locates the quartiles; (2) the distances in the quartiles' histogram bins are
+  kept, so the type-7 quartiles (R's ``quantile``) are exact, while the pairs are binned on a
+  grid from a lower bound of ``h``; (3) only if that grid proves coarser than ``h / 64``, the
+  pairs are binned again.
+
+  *Single pass* (counterfactuals after the first 16): windows around the quartiles and a
+  bandwidth guess from those pilot samples let one pass keep the distances inside the windows
+  (exact quartiles by selection), sum the standard deviation and bin the moments. If a quartile
+  falls outside its window or the grid is too coarse for the exact ``h``, the sample is redone
+  by the general path: the result never depends on the guesses.
 """
 
 from __future__ import annotations
