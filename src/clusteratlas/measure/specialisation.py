@@ -137,8 +137,8 @@ def locational_gini(prep: Prepared) -> np.ndarray:
 
     ``LG_k = ½ − Σ_r (X_r − X_{r−1}) (S_r + S_{r−1}) / 2``
 
-    with ``X``, ``S`` the cumulative sums (Krugman 1991, *Geography and Trade*, ch. 2 and
-    appendix D; used by Audretsch & Feldman 1996, *AER* 86(3): 630–640). This equals half the
+    with ``X``, ``S`` the cumulative sums (Krugman 1991, *Geography and Trade*, MIT Press, ch. 2,
+    p. 56, as cited by EconGeo; used by Audretsch & Feldman 1996, *AER* 86(3): 630–640). This equals half the
     usual Gini coefficient of the curve (area between curve and diagonal over the area under
     the diagonal, ½), which is why its upper limit is 0.5, as in EconGeo's ``locational_gini``.
     """
@@ -160,8 +160,9 @@ def krugman_specialisation(prep: Prepared) -> np.ndarray:
     """Krugman (1991) index of regional specialisation for every region.
 
     ``K_r = Σ_k |a[r, k] − b_k|`` with ``a[r, k] = E[r, k] / E_r`` and ``b_k = E_k / E`` (or
-    ``N_k / N`` with a reference); Krugman 1991, *Geography and Trade*, appendix D (there between
-    two regions); EconGeo's ``Krugman.index``. 0 for a region with the benchmark's structure, 2 at
+    ``N_k / N`` with a reference): Krugman's (1991, *Geography and Trade*, MIT Press) index of
+    the difference between two regions' industrial structures, here each region against the
+    benchmark, as EconGeo's ``Krugman.index`` computes it. 0 for a region with the benchmark's structure, 2 at
     most. With a reference, industries of the reference absent from the data count with
     ``a[r, k] = 0``.
     """
