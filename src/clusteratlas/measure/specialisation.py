@@ -65,8 +65,8 @@ def location_quotient(
     """Location quotient of every industry in every region.
 
     ``LQ[r, k] = (E[r, k] / E_r) / (E_k / E)``: the industry's share of the region's activity over
-    its share of the benchmark economy's (Florence 1939; the form used by EconGeo's
-    ``location_quotient`` and REAT's ``locq``). ``LQ > 1`` means the region is specialised in ``k``.
+    its share of the benchmark economy's (the standard location quotient of regional analysis, as
+    computed by EconGeo's ``location_quotient`` and REAT's ``locq``). ``LQ > 1`` means the region is specialised in ``k``.
     With ``reference`` the denominator is ``N_k / N`` from the reference totals, so the counties of
     one province can be measured against the nation.
 
@@ -255,7 +255,7 @@ def specialisation(
 
     Notes
     -----
-    * LQ: Florence (1939); see :func:`location_quotient`.
+    * LQ: the standard location quotient; see :func:`location_quotient`.
     * Hoover coefficient of localisation: Hoover (1936); :func:`hoover_coefficients`.
     * Locational Gini: Krugman (1991), maximum 0.5; :func:`locational_gini`.
     * Krugman specialisation index: Krugman (1991), range [0, 2]; :func:`krugman_specialisation`.
