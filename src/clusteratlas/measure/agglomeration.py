@@ -12,11 +12,12 @@ Under EG's null of no spillovers and no natural advantage ("dartboard": each pla
 ``i`` independently with probability ``x_i``) ``E[G] = (1 − Σ x_i²) H`` (their Proposition 1 with
 γ = 0), which is why the index subtracts ``H``:
 
-``γ = [G / (1 − Σ x_i²) − H] / (1 − H)``  — EG 1997, the index defined in section I after
+``γ = [G / (1 − Σ x_i²) − H] / (1 − H)``  — EG 1997, the index built on their
 Proposition 1 (often written ``γ ≡ (G − (1 − Σx²)H) / ((1 − Σx²)(1 − H))``); unbiased:
 ``E[γ] = 0`` under the null.
 
-The variance of ``G`` under the null (given by EG 1997 in section I for the test of γ = 0) is
+The variance of ``G`` under the null (given by EG 1997 for testing γ = 0; REAT's ``ellison.a``
+implements the same) is
 
 ``Var(G) = 2 { H² [Σx² − 2Σx³ + (Σx²)²] − Σ_j z_j⁴ [Σx² − 4Σx³ + 3(Σx²)²] }``
 
@@ -41,7 +42,7 @@ from clusteratlas.result import Result
 
 HHIOption = Literal["equal"] | Mapping[str, float] | pd.Series | None
 
-#: EG (1997, section III) call γ < 0.02 "not very localised" and γ > 0.05 "highly localised".
+#: EG (1997) call γ < 0.02 "not very localised" and γ > 0.05 "highly localised".
 EG_LOW, EG_HIGH = 0.02, 0.05
 
 
@@ -290,7 +291,7 @@ def ellison_glaeser(
     """Ellison & Glaeser (1997) index of geographic concentration γ for every industry.
 
     ``γ = [G / (1 − Σx²) − H] / (1 − H)``, ``G = Σ_i (s_i − x_i)²``, ``H = Σ_j z_j²``
-    (EG 1997, section I; see the module docstring for the notation). With the null moments
+    (EG 1997; see the module docstring for the notation). With the null moments
     ``E[G] = (1 − Σx²) H`` and EG's ``Var(G)``, each industry gets a z-score and a one-sided
     p-value for localisation beyond the dartboard.
 
@@ -425,9 +426,9 @@ def coagglomeration(
     ``γᶜ_kl = Σ_i (s_ik − x_i)(s_il − x_i) / (1 − Σ_i x_i²)``
 
     (Ellison, Glaeser & Kerr 2010, "What causes industry agglomeration? Evidence from
-    coagglomeration patterns", *American Economic Review* 100(3): 1195–1213, section I). It is
-    EG (1997)'s co-agglomeration index for a group of industries (their section IV,
-    ``γᶜ = [G/(1 − Σx²) − H − Σ_k γ_k w_k² (1 − H_k)] / (1 − Σ_k w_k²)``) specialised to a pair:
+    coagglomeration patterns", *American Economic Review* 100(3): 1195–1213). It is
+    EG (1997)'s co-agglomeration index for a group of industries,
+    ``γᶜ = [G/(1 − Σx²) − H − Σ_k γ_k w_k² (1 − H_k)] / (1 − Σ_k w_k²)``, specialised to a pair:
     substituting ``G = w_k²G_k + w_l²G_l + 2w_kw_l Σ(s_k − x)(s_l − x)`` and EG's γ_k, γ_l, every
     plant-Herfindahl term cancels, so no plant sizes are needed. With ``D = S − x1ᵀ`` (regions ×
     industries) all pairs are ``DᵀD / (1 − Σx²)`` in one matrix product.
