@@ -283,3 +283,13 @@ def test_property_splitting_a_weight_into_duplicates_changes_nothing(
     b = weighted_dbscan(xy2, w2, radius_km=0.5, min_weight=3, metric="projected")
     np.testing.assert_array_equal(a.labels, b.labels[:-1])
     assert b.labels[-1] == b.labels[i]
+
+
+def test_municipality_districts_name_the_municipality() -> None:
+    # districts of a province-level municipality have no prefecture: the municipality names them
+    pts, regions = _toy_points()
+    regions = regions.copy()
+    regions.loc[regions["region_code"] == "110000", "level"] = "province"
+    res = density_clusters(pts, radius_km=3.0, min_weight=3.0, regions=regions)
+    assert "北京市" in set(res.table["name"])
+    assert res.table.set_index("name").loc["北京市", "member_regions"] == "110000"

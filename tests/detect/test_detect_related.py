@@ -87,7 +87,7 @@ def test_planted_pairs_end_in_the_same_category() -> None:
     assert res.params["best_k"] == 3
     best = res.candidates[res.candidates["best"]].iloc[0]
     assert best["vs_mean"] == 100
-    assert set(res.matrices) == {"cor_emp", "coagglomeration", "io", "combined"}
+    assert set(res.matrices) == {"cor_emp", "coagg_emp", "io", "combined"}  # aggregates: no *_est
     assert res.table["fits"].all()
     res.plot()
 

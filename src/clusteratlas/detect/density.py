@@ -560,21 +560,34 @@ def _default_regions(regions: pd.DataFrame | None, notes: list[str]) -> pd.DataF
     return gazetteer()
 
 
+_LEVEL_RANK = {"county": 0, "prefecture": 1, "province": 2}
+
+
 def _lift(codes: pd.Series, regions: pd.DataFrame, level: str | None) -> pd.Series:
-    """Map region codes to their ancestor at ``level`` through ``parent_code``."""
+    """Map region codes to their ancestor at ``level`` through ``parent_code``.
+
+    Where the chain skips the level — the districts of a province-level municipality such as
+    北京市 have no prefecture — the first coarser ancestor stands in (the municipality itself).
+    """
     if level is None:
         return codes
-    info = regions.set_index(regions["region_code"].astype("string"))
+    info = regions.drop_duplicates("region_code")
+    info = info.set_index(info["region_code"].astype("string"))
     lvl = info["level"].astype("string").to_dict()
     parent = info["parent_code"].astype("string").to_dict() if "parent_code" in info else {}
+    target = _LEVEL_RANK.get(level)
     mapping: dict[str, Any] = {}
     for code in pd.unique(codes.dropna()):
-        cur, seen = code, 0
-        while cur is not None and lvl.get(cur) != level and seen < 10:
+        cur, seen, found = code, 0, pd.NA
+        while cur is not None and seen < 10:
+            here = lvl.get(cur)
+            if here == level or (target is not None and _LEVEL_RANK.get(here, -1) > target):
+                found = cur
+                break
             nxt = parent.get(cur)
             cur = None if nxt is None or pd.isna(nxt) else nxt
             seen += 1
-        mapping[code] = cur if cur is not None and lvl.get(cur) == level else pd.NA
+        mapping[code] = found
     return codes.map(mapping).astype("string")
 
 

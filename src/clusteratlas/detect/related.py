@@ -26,13 +26,20 @@ from clusteratlas.errors import InputError
 from clusteratlas.measure import coagglomeration, location_quotient
 from clusteratlas.result import Result
 
-_MEASURES = ("cor_emp", "coagglomeration", "io")
+_MEASURES = ("cor_emp", "cor_est", "coagg_emp", "coagg_est", "io")
 
 
 def _employment_matrix(data: pd.DataFrame, region: str, industry: str, employment: str | None,
                        level: Any) -> pd.DataFrame:
     lq = location_quotient(data, region=region, industry=industry, weight=employment, level=level)
     return lq.pivot(index="region", columns="industry", values="value").fillna(0.0)
+
+
+def _is_records(data: pd.DataFrame, region: str, industry: str) -> bool:
+    """Establishment records (one row per plant) rather than region × industry aggregates."""
+    if "est_id" in data.columns:
+        return True
+    return bool(data.duplicated([region, industry]).any())
 
 
 def io_similarity(links: pd.DataFrame, industries: Sequence[str], *, origin: str = "origin",
@@ -71,19 +78,27 @@ def similarity_matrices(
     region: str = "region_code",
     industry: str = "industry",
     employment: str | None = "employment",
+    establishments: str | None = None,
     level: Any = None,
     links: pd.DataFrame | None = None,
-    measures: Sequence[str] = ("cor_emp", "coagglomeration", "io"),
+    measures: Sequence[str] = _MEASURES,
 ) -> dict[str, pd.DataFrame]:
     """Industry × industry relatedness matrices (diagonal NaN), labelled by industry.
 
-    * ``cor_emp`` — Pearson correlation of two industries' employment across regions (DPS 2016's
-      co-location measure of employment; region × industry employment from
+    * ``cor_emp`` / ``cor_est`` — Pearson correlation of two industries' employment /
+      establishment counts across regions (DPS 2016's locational correlation of employment and
+      of establishments; region × industry cells from
       :func:`clusteratlas.measure.location_quotient`);
-    * ``coagglomeration`` — Ellison–Glaeser pairwise co-agglomeration ``γᶜ``
-      (:func:`clusteratlas.measure.coagglomeration`);
+    * ``coagg_emp`` / ``coagg_est`` — Ellison–Glaeser pairwise co-agglomeration ``γᶜ`` of
+      employment / establishments (:func:`clusteratlas.measure.coagglomeration`);
     * ``io`` — input–output links from a ``links`` table of ``kind == "supply"`` (or all rows if
-      it has no ``kind``) between industries, see :func:`io_similarity`; skipped without links.
+      it has no ``kind``) between industries, see :func:`io_similarity`; skipped without links
+      or when no link joins two of the industries.
+
+    Establishment counts are the rows of establishment records, or the ``establishments`` column
+    of aggregates; with aggregates and no such column the ``*_est`` measures are skipped.
+    Counts matter: one large plant dominates an employment correlation, while co-location of
+    *firms* shows in the counts (DPS use both).
     """
     unknown = [m for m in measures if m not in _MEASURES]
     if unknown:
@@ -93,21 +108,29 @@ def similarity_matrices(
     if len(industries) < 3:
         raise InputError(f"related clusters need at least 3 industries; got {len(industries)}")
     out: dict[str, pd.DataFrame] = {}
-    if "cor_emp" in measures:
-        values = emp.to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cor = np.corrcoef(values, rowvar=False)
-        np.fill_diagonal(cor, np.nan)
-        out["cor_emp"] = pd.DataFrame(cor, index=industries, columns=industries)
-    if "coagglomeration" in measures:
-        co = coagglomeration(data, region=region, industry=industry, weight=employment,
-                             level=level).matrix
-        co.index = co.index.astype(str)
-        co.columns = co.columns.astype(str)
-        co = co.reindex(index=industries, columns=industries)
-        m = co.to_numpy(dtype=np.float64, copy=True)
-        np.fill_diagonal(m, np.nan)
-        out["coagglomeration"] = pd.DataFrame(m, index=industries, columns=industries)
+    est_weight: str | None = establishments
+    has_est = establishments is not None or _is_records(data, region, industry)
+
+    def square(m: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+        frame = pd.DataFrame(m, index=[str(i) for i in labels], columns=[str(i) for i in labels])
+        frame = frame.reindex(index=industries, columns=industries)
+        arr = frame.to_numpy(dtype=np.float64, copy=True)
+        np.fill_diagonal(arr, np.nan)
+        return pd.DataFrame(arr, index=industries, columns=industries)
+
+    for name, weight in (("emp", employment), ("est", est_weight)):
+        if name == "est" and not has_est:
+            continue
+        if f"cor_{name}" in measures:
+            cells = emp if name == "emp" else _employment_matrix(data, region, industry, weight,
+                                                                 level)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cor = np.corrcoef(cells.to_numpy(dtype=np.float64), rowvar=False)
+            out[f"cor_{name}"] = square(cor, list(cells.columns))
+        if f"coagg_{name}" in measures:
+            co = coagglomeration(data, region=region, industry=industry, weight=weight,
+                                 level=level).matrix
+            out[f"coagg_{name}"] = square(co.to_numpy(dtype=np.float64), list(co.index))
     if "io" in measures and links is not None:
         lk = links
         if "kind" in links.columns:
@@ -212,8 +235,8 @@ class RelatedClusters(Result):
     candidates : DataFrame
         Every candidate grouping: ``method, k`` and per matrix ``vs_cluster_<M>``,
         ``vs_industry_<M>``, ``vs_<M>``, with ``vs_mean`` (mean over matrices),
-        ``wcr_combined``/``bcr_combined`` (mean within/between relatedness, combined matrix) and
-        ``best``.
+        ``wcr_combined``/``bcr_combined`` (mean within/between relatedness, combined matrix),
+        ``largest_share`` (largest category / industries), ``eligible`` and ``best``.
     matrices : dict of DataFrame
         The relatedness matrices used, plus ``combined``.
     """
@@ -235,10 +258,12 @@ def related_clusters(
     region: str = "region_code",
     industry: str = "industry",
     employment: str | None = "employment",
+    establishments: str | None = None,
     level: Any = None,
     links: pd.DataFrame | None = None,
-    measures: Sequence[str] = ("cor_emp", "coagglomeration", "io"),
+    measures: Sequence[str] = _MEASURES,
     ks: Sequence[int] | None = None,
+    max_cluster_share: float = 0.5,
     methods: Sequence[str] = ("hierarchical", "kmeans"),
     seed: int = 0,
 ) -> RelatedClusters:
@@ -255,8 +280,17 @@ def related_clusters(
         optional ``kind`` — only ``supply`` rows are used) for the input–output matrix.
     measures : sequence of str
         Relatedness matrices to build (see :func:`similarity_matrices`).
+    establishments : str, optional
+        Aggregates: column of establishment counts (records are counted).
     ks : sequence of int, optional
-        Numbers of clusters to try; default 2 … min(n − 1, 30).
+        Numbers of clusters to try; default ``n // 20`` … ``n // 5`` for ``n`` industries (DPS
+        fix the number of clusters in a narrow range as a parameter choice and compare
+        candidates within it; their benchmark has 51 traded clusters of about 16 industries).
+    max_cluster_share : float
+        Candidates with a category holding more than this share of all industries are not
+        eligible (they are still scored in ``candidates``): average-linkage chaining and
+        k-means can put most industries in one category, which passes every validation score
+        trivially (its industries are more related to it than to a few small outliers).
     methods : sequence of {"hierarchical", "kmeans"}
         Clustering functions: average-linkage hierarchical clustering of the combined matrix
         (distance = max − relatedness), and k-means of each industry's row of the combined
@@ -273,8 +307,8 @@ def related_clusters(
     The combined matrix averages the matrices after standardising each one's off-diagonal
     entries (z-scores), so that a correlation and a γᶜ weigh alike; DPS build one combined
     matrix in the same spirit before clustering. Each candidate is scored on every matrix with
-    :func:`validation_scores`; the one with the highest mean ``vs`` over the individual matrices
-    is returned. Validation scores alone cannot tell a good grouping from a coarser one that
+    :func:`validation_scores`; the eligible one with the highest mean ``vs`` over the individual
+    matrices is returned. Validation scores alone cannot tell a good grouping from a coarser one that
     merges two good clusters (both pass), so ties go to the higher within-cluster relatedness of
     the combined matrix (``wcr_combined``), then fewer clusters, then hierarchical.
     """
@@ -283,7 +317,8 @@ def related_clusters(
     from sklearn.cluster import KMeans
 
     mats = similarity_matrices(data, region=region, industry=industry, employment=employment,
-                               level=level, links=links, measures=measures)
+                               establishments=establishments, level=level, links=links,
+                               measures=measures)
     if not mats:
         raise InputError("no relatedness matrix could be built (give links for 'io')")
     industries = list(next(iter(mats.values())).index)
@@ -295,7 +330,7 @@ def related_clusters(
     combined = np.where(np.isnan(combined), np.nanmin(combined), combined)
     np.fill_diagonal(combined, np.nan)
     if ks is None:
-        ks = list(range(2, min(n - 1, 30) + 1))
+        ks = list(range(max(2, n // 20), max(3, n // 5) + 1))
     ks = [int(k) for k in ks if 2 <= int(k) < n]
     if not ks:
         raise InputError(f"ks: expected numbers of clusters between 2 and {n - 1}")
@@ -319,7 +354,8 @@ def related_clusters(
                 lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(profile)
             labelings[(method, k)] = lab
             row: dict[str, Any] = {"method": method, "k": k,
-                                   "n_clusters": len(np.unique(lab))}
+                                   "n_clusters": len(np.unique(lab)),
+                                   "largest_share": np.bincount(pd.factorize(lab)[0]).max() / n}
             vs = []
             for name, m in mats.items():
                 s = validation_scores(m.to_numpy(), lab)
@@ -332,10 +368,17 @@ def related_clusters(
             row["wcr_combined"], row["bcr_combined"] = sc["wcr"], sc["bcr"]
             rows.append(row)
     cand = pd.DataFrame(rows)
-    order = cand.assign(_m=(cand["method"] != "hierarchical").astype(int)).sort_values(
-        ["vs_mean", "wcr_combined", "k", "_m"], ascending=[False, False, True, True],
+    cand["eligible"] = cand["largest_share"] <= max_cluster_share
+    order = cand.assign(_m=(cand["method"] != "hierarchical").astype(int),
+                        _e=(~cand["eligible"]).astype(int)).sort_values(
+        ["_e", "vs_mean", "wcr_combined", "k", "_m"], ascending=[True, False, False, True, True],
         kind="stable")
     best = order.index[0]
+    if not cand.loc[best, "eligible"]:
+        notes_pre = [f"every candidate has a category holding more than {max_cluster_share:.0%} "
+                     "of the industries; the best of them is returned"]
+    else:
+        notes_pre = []
     cand["best"] = cand.index == best
     method, k = cand.loc[best, "method"], int(cand.loc[best, "k"])
     lab = labelings[(method, k)]
@@ -354,7 +397,7 @@ def related_clusters(
         "relatedness_best_other": s["_industry_best_other"],
         "fits": s["_industry_ok"],
     }).sort_values(["cluster", "industry"], kind="stable").reset_index(drop=True)
-    notes = []
+    notes = notes_pre
     if "io" in measures and links is not None and "io" not in mats:
         notes.append("the links table has no supply flows between the industries: no "
                      "input–output matrix")

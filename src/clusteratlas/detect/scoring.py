@@ -263,8 +263,8 @@ def score_methods(
         DBSCAN settings for the innovation actors; ``min_weight`` defaults to 0.5 % of the total
         fractional count.
     top : int, optional
-        Density clusters scored: the top ``top`` by GII score (default twice the number of
-        planted hubs).
+        Density clusters scored: the top ``top`` by GII score (default the number of planted
+        hub sites: a hub planted in two cities may come out as one cluster or as two).
     level : str or int
         Region level at which stars and strong clusters are computed and matched to the truth's
         host regions (national clusters are planted in cities, i.e. prefectures).
@@ -296,9 +296,9 @@ def score_methods(
         actors = actors.dropna(subset=["lon", "lat"])
         mw = min_weight if min_weight is not None else 0.005 * float(actors["share"].sum())
         found = density_clusters(actors, radius_km=radius_km, min_weight=mw, regions=regions)
-        n_hubs = truth.loc[kinds == "innovation_hub", "cluster_id"].nunique()
+        n_sites = int((kinds == "innovation_hub").sum())
         s = score_sites(found.table, truth, kind="innovation_hub", match_km=match_km,
-                        top=top if top is not None else 2 * n_hubs)
+                        top=top if top is not None else n_sites)
         details["density"] = s
         rows.append(s.table.assign(method="density", truth_kind="innovation_hub"))
     est = tables.get("establishments")
