@@ -104,3 +104,18 @@ def test_errors() -> None:
         similarity_matrices(_planted(), measures=("occupations",))
     with pytest.raises(InputError, match="ks"):
         related_clusters(_planted(), ks=[1, 99])
+
+
+def test_records_add_establishment_matrices_and_guard_giant_categories() -> None:
+    agg = _planted()
+    # expand aggregates into records: one establishment per 50 workers (at least one)
+    reps = np.maximum(1, (agg["employment"] // 50).astype(int))
+    records = agg.loc[agg.index.repeat(reps)].assign(
+        employment=lambda f: f["employment"] / np.repeat(reps.to_numpy(), reps.to_numpy()))
+    records.insert(0, "est_id", [f"e{i}" for i in range(len(records))])
+    mats = similarity_matrices(records)
+    assert {"cor_emp", "cor_est", "coagg_emp", "coagg_est"} == set(mats)
+    res = related_clusters(records, ks=[2, 3, 4], max_cluster_share=0.4)
+    c = res.candidates.set_index(["method", "k"])
+    assert not c.loc[("hierarchical", 2), "eligible"]  # 4 of 6 industries in one category
+    assert res.table["cluster_size"].max() <= 2

@@ -144,3 +144,15 @@ def test_categories_aggregate_industries_first() -> None:
     assert t.loc[("A", "X"), "lq"] == pytest.approx(2.4)  # doubling everything keeps the LQ
     assert ("A", "y2") in t.index  # unmapped industries keep their code
     assert any("without a category" in n for n in res.notes)
+
+
+def test_municipality_codes_fall_back_to_the_province_row() -> None:
+    data = pd.DataFrame({"region_code": ["110101", "110102", "320583", "320583"],
+                         "industry": ["x", "y", "x", "y"], "employment": [10.0, 5, 5, 10],
+                         "n_est": [1.0, 1, 1, 1]})
+    gaz = pd.DataFrame({"region_code": ["110000", "320500"], "macro_region": ["East", "East"],
+                        "city_size_class": ["super-large", "large I"]})
+    res = cluster_stars(data, establishments="n_est", level="prefecture", regions=gaz)
+    t = res.table.set_index("region")
+    assert t.loc["110100", "city_size_class"].iloc[0] == "super-large"
+    assert t.loc["320500", "city_size_class"].iloc[0] == "large I"

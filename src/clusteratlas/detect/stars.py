@@ -381,9 +381,14 @@ def cluster_stars(
         cols = [c for c in ("macro_region", "city_size_class") if c in regions.columns]
         info = regions.drop_duplicates("region_code").set_index(
             regions["region_code"].drop_duplicates().astype("string"))
+        codes = table["region"].astype("string")
+        # a GB/T 2260 code rolled up by prefix (110100) may not be in the gazetteer when the
+        # prefecture level is skipped (province-level municipalities): use the province (110000)
+        known = codes.isin(info.index)
+        province = codes.str.slice(0, 2) + "0000"
+        codes = codes.where(known | ~province.isin(info.index), province)
         for c in cols:
-            table[c] = table["region"].astype("string").map(info[c].astype("string")).fillna(
-                "unknown").to_numpy()
+            table[c] = codes.map(info[c].astype("string")).fillna("unknown").to_numpy()
         if cols:
             by_geo = _by_geography(table, cols)
 
