@@ -53,7 +53,7 @@ def d3_quantile(sorted_values: np.ndarray, p: float) -> float:
     result ``v + e (x[h] - v)`` (``v`` when ``e == 0``); NaN for an empty array, where d3 yields
     ``NaN`` too (``+undefined``) so every comparison with it is false.
     Source: d3 v3 ``d3.quantile`` (clustermapping/cmp, ``data/web/viz/bower_components/d3/d3.js``
-    lines 105–108 at commit f1b2b67; cmp's processing pins ``d3 ^3.5.17``, same function).
+    lines 105–108 at commit f1b2b674482e; cmp's processing pins ``d3 ^3.5.17``, same function).
     """
     n = sorted_values.shape[0]
     if n == 0:
@@ -109,7 +109,7 @@ def cmp_flags(frame: pd.DataFrame, *, group: str = "industry", lq: str = "lq",
     Notes
     -----
     Replicates ``data/processing/cluster_calcs_reducer.js`` of https://github.com/clustermapping/cmp
-    (commit f1b2b6765b4f, lines 32–61):
+    (commit f1b2b674482e, lines 31–61):
 
     * the population is every region of the same region type with the same cluster code and year
       (and sub-cluster) (lines 19–27), *restricted to regions with employment > 0* (lines 35–37;
