@@ -189,3 +189,39 @@ def test_rows_match_inputs_and_duplicates_agree(names: list[str]) -> None:
     single = {n: resolve([n])["region_code"].iloc[0] for n in set(names)}
     for n, c in zip(out["input"], out["region_code"], strict=True):
         assert (pd.isna(c) and pd.isna(single[n])) or c == single[n]
+
+
+def test_compiled_path_agrees_with_reference_parser() -> None:
+    """The vectorised resolve (Numba trie) and the pure-Python parse give identical answers."""
+    from clusteratlas.geo import china
+    from clusteratlas.geo.cn import short_forms
+
+    reg = regions()
+    names = reg.set_index("region_code")["name"]
+    counties = reg[reg["level"] == "county"].iloc[::3]
+    texts: list[str] = []
+    for code, county, parent in zip(counties["region_code"], counties["name"],
+                                    counties["parent_code"], strict=True):
+        prov = names[code[:2] + "0000"]
+        pref = "" if parent.endswith("0000") else names[parent]
+        short = (short_forms(county) or [county])[0]
+        texts += [prov + pref + county + "人民路1号", pref + short + "新华街", short,
+                  "中国 " + prov + short + "镇", "公司位于" + pref + county]
+    texts += ["320982", "佛学", "", "镇沅县", "朝阳区", "吉林"]
+    out = resolve(texts)
+    parser = china().resolver
+    for text, code, method in zip(texts, out["region_code"], out["method"], strict=True):
+        cands, m, _ = parser.parse(text)
+        want = cands[0] if len(cands) == 1 else None
+        assert (pd.isna(code) and want is None) or code == want, (text, code, cands)
+        assert (pd.isna(method) and m is None) or method == m, (text, method, m)
+
+
+@pytest.mark.parametrize(("address", "code"), [
+    ("江苏镇江丹阳科技大道713号", "321181"),  # 镇 after 江苏 starts 镇江, not a township
+    ("湖南永州道县科技大道485号", "431124"),
+    ("黑龙江哈尔滨道外文化路1152号", "230104"),
+    ("浙江台州路桥黄河路1043号", "331004"),
+])
+def test_street_words_that_start_place_names(address: str, code: str) -> None:
+    assert resolve([address])["region_code"].iloc[0] == code

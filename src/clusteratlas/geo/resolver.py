@@ -11,7 +11,8 @@ tiers, the first tier holding a key keeping it:
 A string is parsed by longest match from its start: the longest key at position 0, then the longest
 key where that one ends, and so on, each token narrowing the candidates to descendants of the
 previous ones ("江苏省" then "大丰市" -> 320904). A short form directly followed by a street or
-township word (路, 街, 镇, 乡, 村 …) is not taken as a place (新丰镇 is not 新丰县). If nothing matches
+township word (路, 街, 镇, 乡, 村 …) is not taken as a place (新丰镇 is not 新丰县) unless another
+name starts there (江苏镇江, 永州道县). If nothing matches
 at the start, the first full name anywhere starts the parse. If nothing matches at all, a trailing
 generic suffix is dropped and the rest looked up (``fuzzy``). Past the start, only a full official
 or former name may open a parse (a short form inside a word is too risky: 新丰镇 is not 丰镇市). Only unique strings are parsed, and
@@ -29,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.geo._trie import MAX_TOKENS, Trie, encode, tokenize
 
 if TYPE_CHECKING:
     from clusteratlas.geo.gazetteer import Gazetteer
@@ -41,6 +44,9 @@ CONFIDENCE = {"exact": 1.0, "history": 0.95, "alias": 0.9, "history-alias": 0.8,
 # Characters after which a short form is part of a street or township name, not a region.
 _STREET_NEXT = frozenset("路街镇乡村巷号弄道")
 _NOISE_PREFIXES = ("中华人民共和国", "中国")
+_WHITESPACE = np.array([9, 10, 11, 12, 13, 32, 0x3000, 0xA0], dtype=np.uint32)
+_SHORT_TIERS = frozenset({"alias", "history-alias"})
+_FULL_TIERS = frozenset({"exact", "history"})
 _FUZZY_SUFFIXES = ("自治县", "自治州", "自治旗", "地区", "省", "市", "县", "区", "旗", "州", "盟")
 RESULT_COLUMNS = ["input", "region_code", "level", "matched_name", "method", "confidence",
                   "candidates"]
@@ -107,71 +113,109 @@ class Resolver:
         for key in table:
             by_head.setdefault(key[:2], set()).add(len(key))
         self.by_head = {h: sorted(v, reverse=True) for h, v in by_head.items()}
+        self._steps: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+        if len(table) >= 2**16 - 1:
+            raise InputError(f"gazetteer has {len(table)} names and aliases; at most 65,534 "
+                             "are supported by the compiled matcher")
+        self._compiled()
 
     # -- one string ---------------------------------------------------------------------------
-    def _longest(self, s: str, i: int) -> tuple[str, Entry] | None:
+    def _longest(self, s: str, i: int, n: int, full_only: bool = False
+                 ) -> tuple[int, Entry] | None:
+        """Length and entry of the longest key at ``s[i:]`` (short forms not before a street)."""
         lens = self.by_head.get(s[i:i + 2])
         if lens is None:
             return None
-        n = len(s)
+        table = self.table
         for ln in lens:
-            if i + ln <= n:
-                key = s[i:i + ln]
-                entry = self.table.get(key)
+            end = i + ln
+            if end <= n:
+                entry = table.get(s[i:end])
                 if entry is not None:
-                    if entry[1] in ("alias", "history-alias") and i + ln < n and \
-                            s[i + ln] in _STREET_NEXT:
+                    if full_only and entry[1] not in _FULL_TIERS:
                         continue
-                    return key, entry
+                    if end < n and entry[1] in _SHORT_TIERS and s[end] in _STREET_NEXT \
+                            and not self._any_key(s, end, n):
+                        continue
+                    return ln, entry
         return None
+
+    def _any_key(self, s: str, i: int, n: int) -> bool:
+        """Whether some key starts at ``s[i]`` (then a street word there is a place name)."""
+        lens = self.by_head.get(s[i:i + 2])
+        return lens is not None and any(i + ln <= n and s[i:i + ln] in self.table for ln in lens)
 
     def _narrow(self, cands: Iterable[str], context: frozenset[str] | None) -> tuple[str, ...]:
         if context is None:
             return tuple(cands)
         return tuple(c for c in cands if self.lineage[c] & context)
 
+    def _step(self, current: tuple[str, ...], cands: tuple[str, ...]) -> tuple[str, ...]:
+        """Candidates of the next token that lie inside the current ones (memoised)."""
+        key = (current, cands)
+        out = self._steps.get(key)
+        if out is None:
+            out = self._narrow(cands, frozenset(current))
+            self._steps[key] = out
+        return out
+
     def parse(self, text: str, hint: frozenset[str] | None = None
               ) -> tuple[tuple[str, ...], str | None, float]:
-        """``(candidates, method, confidence)`` for one string: resolved if one candidate."""
-        s = "".join(text.split())
+        """``(candidates, method, confidence)`` for one string: resolved if one candidate.
+
+        The reference, pure-Python path; :meth:`resolve` runs the same rules compiled.
+        """
+        s = _normalise(text)
         if not s:
             return (), None, 0.0
         if s.isdigit():
-            entry = self.code_table.get(s[:6]) if len(s) in (6, 9, 12) else None
-            if entry is None:
-                return (), None, 0.0
-            return entry[0], entry[1], entry[2]
-        for p in _NOISE_PREFIXES:
-            if s.startswith(p) and len(s) > len(p):
-                s = s[len(p):]
-                break
+            return self._code(s)
+        entries, whole = self._tokens(s)
+        if not entries:
+            return self._fuzzy(s, hint)
+        return self._finish(tuple(entries), whole, hint)
+
+    def _code(self, s: str) -> tuple[tuple[str, ...], str | None, float]:
+        entry = self.code_table.get(s[:6]) if len(s) in (6, 9, 12) else None
+        if entry is None:
+            return (), None, 0.0
+        return entry[0], entry[1], entry[2]
+
+    def _tokens(self, s: str) -> tuple[list[Entry], bool]:
+        """Entries of consecutive longest matches, and whether the first spans all of ``s``."""
         i, n = 0, len(s)
-        hit = self._longest(s, 0)
+        hit = self._longest(s, 0, n)
         if hit is None:
             # Text before the first place name (a firm's name, "位于"): only a full official or
             # former name may start the parse there; a short form inside a word is too risky.
             for j in range(1, n - 1):
-                hit = self._longest(s, j)
-                if hit is not None and hit[1][1] in ("exact", "history"):
+                hit = self._longest(s, j, n, full_only=True)
+                if hit is not None:
                     i = j
                     break
-                hit = None
         if hit is None:
-            return self._fuzzy(s, hint)
+            return [], False
+        whole = i == 0 and hit[0] == n
+        out: list[Entry] = []
+        while hit is not None and len(out) < MAX_TOKENS:
+            out.append(hit[1])
+            i += hit[0]
+            if i >= n:
+                break
+            hit = self._longest(s, i, n)
+        return out, whole
+
+    def _finish(self, entries: tuple[Entry, ...], whole: bool, hint: frozenset[str] | None
+                ) -> tuple[tuple[str, ...], str | None, float]:
+        """Narrow the candidates token by token; stop at the first token outside the others."""
         current: tuple[str, ...] = ()
-        method, conf, tokens, key = "", 0.0, 0, ""
-        while hit is not None:
-            key, (cands, tier, tconf) = hit
-            narrowed = self._narrow(cands, frozenset(current)) if current else cands
+        method, conf, tokens = "", 0.0, 0
+        for cands, tier, tconf in entries:
+            narrowed = self._step(current, cands) if tokens else cands
             if not narrowed:
                 break
             current, tokens = narrowed, tokens + 1
             method, conf = tier, tconf
-            i += len(key)
-            if i >= n:
-                break
-            hit = self._longest(s, i)
-        whole = tokens == 1 and i == n and len(key) == n
         if not whole:
             method = "address-parse"
             conf = round(min(conf, 0.95) * (1.0 if tokens > 1 else 0.9), 3)
@@ -212,50 +256,152 @@ class Resolver:
             hints = _as_series(hint, "hint")
             if len(hints) != n:
                 raise InputError(f"hint: expected one hint per name ({n}); got {len(hints)}")
-        texts = values.astype(object).where(values.notna(), None)
-        keys = pd.MultiIndex.from_arrays([texts.to_numpy(), hints.astype(object).where(
-            hints.notna(), None).to_numpy()])
-        codes_idx, uniques = pd.factorize(keys)
-        hint_cache: dict[Any, frozenset[str] | None] = {}
-        u_code: list[Any] = []
-        u_method: list[Any] = []
-        u_conf: list[float] = []
-        u_cands: list[Any] = []
-        for text, h in uniques:
-            if text is None or not isinstance(text, str):
-                u_code.append(pd.NA)
-                u_method.append(pd.NA)
-                u_conf.append(0.0)
-                u_cands.append(pd.NA)
+        texts = values.astype(object).where(values.notna(), None).to_numpy()
+        t_idx, t_uni = pd.factorize(texts)  # NA rows get -1
+        if hint is None:
+            h_idx, h_uni = np.full(n, -1, dtype=np.int64), np.array([], dtype=object)
+        else:
+            h_idx, h_uni = pd.factorize(hints.astype(object).where(hints.notna(), None).to_numpy())
+        hint_sets = [self.hint_codes(h) for h in h_uni]
+        n_h = len(h_uni) + 1
+
+        # Tokenize every unique string at once (compiled), then decide once per distinct chain
+        # of tokens (and hint): thousands of decisions for millions of rows.
+        norm = self._normalise_many(t_uni)
+        toks, whole = self._tokenize(norm)
+        has_tok = toks[:, 0] >= 0 if len(norm) else np.zeros(0, dtype=bool)
+        combo_of_text = np.full(len(norm), -1, dtype=np.int64)
+        combos: list[tuple[tuple[int, ...], bool]] = []
+        if has_tok.any():
+            packed = self._pack(toks[has_tok], whole[has_tok])
+            c_idx, c_first = _factorize_rows(packed)
+            combo_of_text[np.flatnonzero(has_tok)] = c_idx
+            rows_tok = toks[has_tok][c_first]
+            rows_whole = whole[has_tok][c_first]
+            combos = [(tuple(int(e) for e in r if e >= 0), bool(w))
+                      for r, w in zip(rows_tok, rows_whole, strict=True)]
+
+        valid = t_idx >= 0
+        tok_row = np.zeros(n, dtype=bool)
+        tok_row[valid] = has_tok[t_idx[valid]]
+        key = np.full(n, -1, dtype=np.int64)
+        key[tok_row] = combo_of_text[t_idx[tok_row]] * n_h + h_idx[tok_row] + 1
+        other = valid & ~tok_row
+        key[other] = -(t_idx[other] * n_h + h_idx[other] + 1) - 2
+        k_idx, k_uni = pd.factorize(key)
+
+        na = pd.NA
+        entries = self._entries
+        results: list[tuple[Any, Any, float, Any, Any, Any]] = []
+        for k in k_uni:
+            k = int(k)
+            if k == -1:
+                results.append((na, na, 0.0, na, na, na))
                 continue
-            if h not in hint_cache:
-                hint_cache[h] = self.hint_codes(h)
-            cands, method, conf = self.parse(text, hint_cache[h])
-            if len(cands) == 1:
-                u_code.append(cands[0])
-                u_method.append(method)
-                u_conf.append(conf)
-                u_cands.append(pd.NA)
+            if k >= 0:
+                combo, w = combos[k // n_h]
+                hs = hint_sets[k % n_h - 1] if k % n_h else None
+                cands, method, conf = self._finish(tuple(entries[e] for e in combo), w, hs)
             else:
-                u_code.append(pd.NA)
-                u_method.append(method if cands else pd.NA)
-                u_conf.append(0.0)
-                pool = cands or ()
-                u_cands.append(";".join(f"{c} {self.name_of[c]}" for c in pool) if pool
-                               else pd.NA)
-        take = np.asarray(codes_idx)
-        region = pd.array(np.asarray(u_code, dtype=object)[take], dtype="string")
-        out = pd.DataFrame({
-            "input": pd.array(texts.to_numpy(), dtype="string"),
-            "region_code": region,
-        })
-        out["level"] = out["region_code"].map(self.level_of).astype("string")
-        out["matched_name"] = out["region_code"].map(self.name_of).astype("string")
-        out["method"] = pd.array(np.asarray(u_method, dtype=object)[take], dtype="string")
-        out["confidence"] = np.asarray(u_conf, dtype=float)[take]
-        out["candidates"] = pd.array(np.asarray(u_cands, dtype=object)[take], dtype="string")
-        out.index = values.index
+                j = -(k + 2)
+                hs = hint_sets[j % n_h - 1] if j % n_h else None
+                cands, method, conf = self.parse(norm[j // n_h], hs)
+            results.append(self._row(cands, method, conf))
+        take = pa.array(np.asarray(k_idx))
+        cols = list(zip(*results, strict=True)) if results else [()] * 6
+
+        def column(j: int) -> pd.api.extensions.ExtensionArray:
+            vals = pa.array([None if v is na else v for v in cols[j]], type=pa.string())
+            return pd.arrays.ArrowStringArray(vals.take(take))
+
+        inputs = pa.array(t_uni.tolist(), type=pa.string()).take(
+            pa.array(t_idx, mask=t_idx < 0))
+        return pd.DataFrame({
+            "input": pd.arrays.ArrowStringArray(inputs),
+            "region_code": column(0),
+            "level": column(4),
+            "matched_name": column(5),
+            "method": column(1),
+            "confidence": np.asarray(cols[2], dtype=float)[np.asarray(k_idx)] if results
+            else np.zeros(0),
+            "candidates": column(3),
+        }, index=values.index)
+
+    def _row(self, cands: tuple[str, ...], method: str | None, conf: float
+             ) -> tuple[Any, Any, float, Any, Any, Any]:
+        na = pd.NA
+        if len(cands) == 1:
+            c = cands[0]
+            return c, method, conf, na, self.level_of[c], self.name_of[c]
+        if cands:
+            return na, method, 0.0, ";".join(f"{c} {self.name_of[c]}" for c in cands), na, na
+        return na, na, 0.0, na, na, na
+
+    # -- compiled path ------------------------------------------------------------------------
+    def _compiled(self) -> None:
+        keys = list(self.table)
+        self._entries = [self.table[k] for k in keys]
+        self._trie = Trie(keys)
+        self._is_short = np.array([e[1] in _SHORT_TIERS for e in self._entries], dtype=bool)
+        self._is_full = np.array([e[1] in _FULL_TIERS for e in self._entries], dtype=bool)
+        self._street = np.array(sorted(ord(c) for c in _STREET_NEXT), dtype=np.uint32)
+
+    def _normalise_many(self, strings: np.ndarray) -> list[str]:
+        """Whitespace and a leading 中国/中华人民共和国 removed; Python only for the rows that need it."""
+        out: list[str] = strings.tolist()
+        if not out:
+            return out
+        buf, offsets = encode(out)
+        flags = np.zeros(len(out), dtype=bool)
+        ws = np.isin(buf, _WHITESPACE)
+        if ws.any():
+            flags[np.searchsorted(offsets, np.flatnonzero(ws), side="right") - 1] = True
+        starts = offsets[:-1]
+        long_enough = (offsets[1:] - starts) > 2
+        first = np.zeros(len(out), dtype=np.uint32)
+        second = np.zeros(len(out), dtype=np.uint32)
+        first[long_enough] = buf[starts[long_enough]]
+        second[long_enough] = buf[starts[long_enough] + 1]
+        flags |= (first == ord("中")) & ((second == ord("国")) | (second == ord("华")))
+        for i in np.flatnonzero(flags):
+            out[i] = _normalise(out[i])
         return out
+
+    def _tokenize(self, norm: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if not norm:
+            return np.zeros((0, MAX_TOKENS), dtype=np.int64), np.zeros(0, dtype=bool)
+        t = self._trie
+        buf, offsets = encode(norm)
+        if len(buf) == 0:
+            buf = np.zeros(1, dtype=np.uint32)
+        return tokenize(buf, offsets, t.ptr, t.child_char, t.child_node, t.entry,
+                        self._is_short, self._is_full, self._street)
+
+    @staticmethod
+    def _pack(toks: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        """Token rows and the whole-flag as one (n, 2) int64 array, 16 bits per token."""
+        t = toks + 1
+        a = t[:, 0] | (t[:, 1] << 16) | (t[:, 2] << 32) | (t[:, 3] << 48)
+        b = t[:, 4] | (t[:, 5] << 16) | (whole.astype(np.int64) << 32)
+        return np.stack([a, b], axis=1)
+
+
+def _factorize_rows(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group ids of the rows of an (n, 2) int64 array and the first row of each group."""
+    a_idx, _ = pd.factorize(packed[:, 0])
+    b_idx, b_uni = pd.factorize(packed[:, 1])
+    idx, uni = pd.factorize(a_idx.astype(np.int64) * len(b_uni) + b_idx)
+    first = np.full(len(uni), -1, dtype=np.int64)
+    first[idx[::-1]] = np.arange(len(idx))[::-1]
+    return idx, first
+
+
+def _normalise(text: str) -> str:
+    s = "".join(text.split())
+    for p in _NOISE_PREFIXES:
+        if s.startswith(p) and len(s) > len(p):
+            return s[len(p):]
+    return s
 
 
 def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
