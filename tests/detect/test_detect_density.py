@@ -293,3 +293,17 @@ def test_municipality_districts_name_the_municipality() -> None:
     res = density_clusters(pts, radius_km=3.0, min_weight=3.0, regions=regions)
     assert "北京市" in set(res.table["name"])
     assert res.table.set_index("name").loc["北京市", "member_regions"] == "110000"
+
+
+def test_points_without_location_are_left_out_but_counted_in_world_totals() -> None:
+    pts, regions = _toy_points()
+    extra = pd.DataFrame([{"doc_id": "z", "kind": "patent", "lon": np.nan, "lat": np.nan,
+                           "region_code": None, "share": 3.0}])
+    pts2 = pd.concat([pts, extra], ignore_index=True)
+    res = density_clusters(pts2, radius_km=3.0, min_weight=3.0, regions=regions)
+    assert res.params["totals"]["patents"] == 12.0  # 9 located + 3 without a location
+    assert pd.isna(res.points["cluster_id"].iloc[-1])
+    assert res.params["n_located"] == len(pts)
+    assert any("left out" in n for n in res.notes)
+    bj = res.table.set_index("name").loc["北京市"]
+    assert bj["patents_share_pct"] == pytest.approx(100 * 5 / 12)

@@ -318,7 +318,8 @@ class DensityClusters(Result):
         ``intensity_per_million``, ``centroid_lon, centroid_lat`` (or ``centroid_x/_y``),
         ``member_regions`` (``;``-separated codes), ``geometry_wkt`` (outline) and ``core_weight``.
     points : DataFrame
-        One row per input point (same index as the input): ``cluster_id`` (-1 noise), ``core``.
+        One row per input point (same index as the input): ``cluster_id`` (-1 noise, ``<NA>``
+        for a point left out for a missing location or weight), ``core``.
     """
 
     points: pd.DataFrame
@@ -431,27 +432,35 @@ def density_clusters(
         raise InputError(f"points: missing column(s) {missing}; columns are {list(points.columns)}")
     coords = np.column_stack([points[cx].to_numpy(dtype=np.float64, na_value=np.nan),
                               points[cy].to_numpy(dtype=np.float64, na_value=np.nan)])
-    lonlat = coords
-    if metric == "projected" and not use_xy:
-        bad = ~np.isfinite(coords).all(axis=1)
-        if bad.any():
-            raise InputError(f"{lon}/{lat}: {int(bad.sum())} rows are missing or not finite "
-                             f"(first rows {np.flatnonzero(bad)[:5].tolist()})")
-        try:
-            coords = np.column_stack(project(coords[:, 0], coords[:, 1], crs))  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
     if weight is not None and weight in points.columns:
         w = points[weight].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         w = np.ones(len(points))
+    notes: list[str] = []
+    all_points = points
+    keep = np.isfinite(coords).all(axis=1) & np.isfinite(w)
+    # world totals count every document share, located or not (GII: shares of *world* totals)
+    default_totals = _kind_totals(points, kind, w, keep | (~np.isfinite(coords).all(axis=1)
+                                                          & np.isfinite(w)))
+    if not keep.all():
+        dropped = np.flatnonzero(~keep)
+        notes.append(f"{dropped.size} of {len(points)} points left out: missing or non-finite "
+                     f"{cx}/{cy} or {weight} (rows {points.index[dropped[:5]].tolist()}"
+                     f"{' …' if dropped.size > 5 else ''}); they still count in the world totals")
+        points = points.loc[keep]
+        coords, w = coords[keep], w[keep]
+    lonlat = coords
+    if metric == "projected" and not use_xy:
+        try:
+            coords = np.column_stack(project(coords[:, 0], coords[:, 1], crs))  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     if method == "dbscan":
         res = weighted_dbscan(coords, w, radius_km=radius_km, min_weight=min_weight, metric=metric)
     else:
         _check_positive("radius_km", radius_km)
         res = _hdbscan_labels(coords, metric, min_cluster_size, min_samples, radius_km)
 
-    notes: list[str] = []
     # --- counts per kind -------------------------------------------------------------------
     labels = res.labels
     has_kind = kind is not None and kind in points.columns
@@ -467,7 +476,7 @@ def density_clusters(
     else:
         count_cols["weight"] = w
     if totals is None:
-        totals = {col: float(v.sum()) for col, v in count_cols.items() if v.sum() > 0}
+        totals = default_totals
     n_clusters = int(labels.max()) + 1 if labels.size else 0
     in_cl = labels >= 0
     lab = labels[in_cl]
@@ -517,9 +526,13 @@ def density_clusters(
     if n_clusters == 0:
         notes.append("no cluster found: no point has the minimum weight within the radius")
 
-    point_frame = pd.DataFrame({"cluster_id": labels, "core": res.core}, index=points.index)
+    point_frame = pd.DataFrame({"cluster_id": pd.array(labels, dtype="Int64"),
+                                "core": pd.array(res.core, dtype="boolean")}, index=points.index)
+    if len(point_frame) != len(all_points):
+        point_frame = point_frame.reindex(all_points.index)  # left-out points: <NA>
     params = {"method": method, "metric": metric, "radius_km": radius_km,
-              "min_weight": min_weight, "n_points": len(points), "n_locations": res.n_locations,
+              "min_weight": min_weight, "n_points": len(all_points),
+              "n_located": len(points), "n_locations": res.n_locations,
               "totals": totals, "outline": outline, "name_level": name_level}
     if method == "hdbscan":
         params.update(min_cluster_size=min_cluster_size, min_samples=min_samples)
@@ -530,6 +543,22 @@ def density_clusters(
                                 f"min weight {min_weight:g})")
     out.points = point_frame
     return out
+
+
+def _kind_totals(points: pd.DataFrame, kind: str | None, w: np.ndarray,
+                 use: np.ndarray) -> dict[str, float]:
+    """Totals of the weight per count column (patents, publications, or weight) over ``use``."""
+    ww = np.where(use, np.nan_to_num(w), 0.0)
+    if kind is not None and kind in points.columns:
+        k = points[kind].astype("string").str.strip().str.lower()
+        out = {}
+        for value, col in _KIND_COLUMN.items():
+            total = float(ww[(k == value).fillna(False).to_numpy()].sum())
+            if total > 0:
+                out[col] = total
+        return out
+    total = float(ww.sum())
+    return {"weight": total} if total > 0 else {}
 
 
 def _empty_scores(table: pd.DataFrame, totals: dict[str, float]) -> pd.DataFrame:
@@ -770,11 +799,11 @@ def rank_stability(
         raise InputError("radii_km and min_weights: expected at least one value each")
     if reference is None:
         reference = (sorted(radii_km)[len(radii_km) // 2], sorted(min_weights)[len(min_weights) // 2])
-    w = (points[weight].to_numpy(dtype=np.float64, na_value=np.nan)
+    w = (np.nan_to_num(points[weight].to_numpy(dtype=np.float64, na_value=np.nan))
          if weight is not None and weight in points.columns else np.ones(len(points)))
     ref = density_clusters(points, radius_km=reference[0], min_weight=reference[1],
                            weight=weight, **kwargs)
-    ref_lab = ref.points["cluster_id"].to_numpy()
+    ref_lab = ref.points["cluster_id"].to_numpy(dtype=np.int64, na_value=-1)
     ref_rank = ref.table.set_index("cluster_id")["rank"]
     n_ref = len(ref.table)
     rows = []
@@ -784,7 +813,7 @@ def rank_stability(
     for r, m in track(settings, "rank stability"):
         run = ref if (r, m) == tuple(reference) else density_clusters(
             points, radius_km=r, min_weight=m, weight=weight, **kwargs)
-        lab = run.points["cluster_id"].to_numpy()
+        lab = run.points["cluster_id"].to_numpy(dtype=np.int64, na_value=-1)
         ranks = run.table.set_index("cluster_id")["rank"]
         matched, overlap = _match(ref_lab, lab, w, n_ref, len(run.table))
         for c in range(n_ref):
