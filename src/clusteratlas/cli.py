@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Stages whose commands are registered, in pipeline order.
-COMMAND_MODULES: list[str] = ["project", "ingest", "measure", "detect", "demo"]
+COMMAND_MODULES: list[str] = ["project", "ingest", "geo", "measure", "detect", "demo"]
 
 
 def _version(value: bool) -> None:
