@@ -225,3 +225,37 @@ def test_compiled_path_agrees_with_reference_parser() -> None:
 ])
 def test_street_words_that_start_place_names(address: str, code: str) -> None:
     assert resolve([address])["region_code"].iloc[0] == code
+
+
+# County-level renamings since 2000 (county/city -> district, county -> city), expected codes from
+# the change records of yescallop/areacodes (MCA): name, year of change, current code and name.
+RENAMINGS = [
+    ("番禺市", "440113"),  # 2000 -> 广州市番禺区
+    ("萧山市", "330109"),  # 2001 -> 杭州市萧山区
+    ("余杭市", "330110"),  # 2001 -> 杭州市余杭区
+    ("长安县", "610116"),  # 2002 -> 西安市长安区
+    ("顺德市", "440606"),  # 2002 -> 佛山市顺德区
+    ("丰南市", "130207"),  # 2002 -> 唐山市丰南区
+    ("通州市", "320612"),  # 2009 -> 南通市通州区
+    ("江都市", "321012"),  # 2011 -> 扬州市江都区
+    ("吴江市", "320509"),  # 2012 -> 苏州市吴江区
+    ("富阳市", "330111"),  # 2014 -> 杭州市富阳区
+    ("双流县", "510116"),  # 2015 -> 成都市双流区
+    ("大丰市", "320904"),  # 2015 -> 盐城市大丰区
+    ("错那县", "540581"),  # 2023 -> 山南市错那市
+    ("襄樊市", "420600"),  # 2010: prefecture renamed 襄阳市, code kept
+    ("莱芜市", "370100"),  # 2019: prefecture merged into 济南市 (the latest 莱芜市 record)
+]
+
+
+@pytest.mark.parametrize(("old", "code"), RENAMINGS)
+def test_renamings_since_2000_map_forward(old: str, code: str) -> None:
+    row = resolve([old]).iloc[0]
+    assert row["region_code"] == code and row["method"] == "history", row.to_dict()
+
+
+def test_split_former_unit_is_ambiguous() -> None:
+    # 南海市 (佛山) was split in 2002 between 南海区 and 禅城区: reported, not guessed.
+    row = resolve(["南海市"]).iloc[0]
+    assert pd.isna(row["region_code"])
+    assert row["candidates"] == "440604 禅城区;440605 南海区"
