@@ -179,3 +179,27 @@ def test_store_reopens_with_its_data(tmp_path: Path) -> None:
         store.load(SAMPLE_ESTABLISHMENTS)
     with Atlas(tmp_path / "p") as store:
         assert len(store.table("establishments")) == 88
+
+
+@pytest.mark.slow
+def test_large_file_keeps_record_order_and_numbers(tmp_path: Path) -> None:
+    # big enough for DuckDB to read and validate in parallel (several row groups)
+    n = 400_000
+    lines = [f"E{i},2022,C1,{i % 97},120.5,31.2" for i in range(n)]
+    for i in range(1000, n, 50_000):
+        lines[i] = lines[i] + ",extra"  # malformed
+    for i in range(2000, n, 40_000):
+        lines[i] = lines[i].replace(",C1,", ",,")  # missing industry
+    path = tmp_path / "big.csv"
+    path.write_text("企业代码,年份,行业代码,从业人数,经度,纬度\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    with Atlas.init(tmp_path / "p") as atlas:
+        report = atlas.load(path)
+        assert report.rows_read == n
+        ledger = atlas.ledger()
+        expected = {i + 1 for i in range(1000, n, 50_000)} | {i + 1 for i in range(2000, n, 40_000)}
+        assert set(ledger["row"]) == expected
+        for row, original in zip(ledger["row"], ledger["original"], strict=True):
+            assert f"E{row - 1}," in original or f'"E{row - 1}"' in original
+        ids = atlas.query("SELECT est_id FROM establishments ORDER BY rowid")["est_id"]
+        bad = {r - 1 for r in expected}
+        assert ids.tolist() == [f"E{i}" for i in range(n) if i not in bad]

@@ -290,7 +290,7 @@ def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
             + ", ".join(f'g."{c}"' for c in columns)
             + f' FROM "{relation}_0" g ASOF LEFT JOIN "{relation}_adj" a ON g.rowid >= a.good_before '
             f"UNION ALL SELECT line - 1 AS {ROW}, csv_line AS {MALFORMED}, {nulls} "
-            f'FROM "{relation}_rej"'
+            f'FROM "{relation}_rej" ORDER BY {ROW}'
         )
     return info
 

@@ -75,8 +75,9 @@ NON_NEGATIVE_UNITS = frozenset({"persons", "10k CNY", "share"})
 MISSING_MARKERS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "nan", "NaN", "-", "--",
                    "—", "——", "/")
 _WS = " \t\r\n\u3000\u00a0"
-_FULL = "０１２３４５６７８９．，－＋ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
-_HALF = "0123456789.,-+ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_FULL = ("０１２３４５６７８９．，－＋ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+         "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ")
+_HALF = "0123456789.,-+ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _FULL_DIGITS = "０１２３４５６７８９．，－＋"
 _HALF_DIGITS = "0123456789.,-+"
 
@@ -135,15 +136,26 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_SPACES = "32, 9, 10, 13, 12288, 160"  # code points of the white space trimmed from values
+
+
+def _trim_expr(x: str) -> str:
+    # Trimming is needed only when the first or last character is white space; testing two code
+    # points is far cheaper than trimming every value
+    return (f"CASE WHEN ord({x}[1]) IN ({_SPACES}) OR ord({x}[-1]) IN ({_SPACES}) "
+            f"THEN trim({x}, {_lit(_WS)}) ELSE {x} END")
+
+
+def _marker_expr(x: str) -> str:
+    markers = ", ".join(_lit(m) for m in MISSING_MARKERS)
+    return f"CASE WHEN strlen({x}) <= 6 AND {x} IN ({markers}) THEN NULL ELSE {x} END"
+
+
 def _text_expr(src: str | None) -> str:
+    """Trimmed text of column ``src``, missing-value markers as NULL (one expression)."""
     if src is None:
         return "NULL::VARCHAR"
-    x = f"CAST({_q(src)} AS VARCHAR)"
-    # strlen (bytes) equals length (characters) only for ASCII text: the cheap test keeps the
-    # slower multi-character trim off the common path
-    trimmed = f"CASE WHEN strlen({x}) = length({x}) THEN trim({x}) ELSE trim({x}, {_lit(_WS)}) END"
-    markers = ", ".join(_lit(m) for m in MISSING_MARKERS)
-    return f"CASE WHEN strlen({trimmed}) <= 6 AND {trimmed} IN ({markers}) THEN NULL ELSE {trimmed} END"
+    return _marker_expr(f"({_trim_expr(f'CAST({_q(src)} AS VARCHAR)')})")
 
 
 def _fold(t: str, full: str = "", half: str = "") -> str:
@@ -168,6 +180,7 @@ class _Plan:
         self.src = {canonical: source for source, canonical in colmap.items()}
         self.industries = industries
         self.regions = regions
+        self.stage0: list[str] = []   # trimmed text (and raw columns passed through)
         self.stage1: list[str] = []   # text columns t_*
         self.stage2: list[str] = []   # normalised text, plain numeric casts
         self.stage3: list[str] = []   # which repair a number needs
@@ -189,7 +202,12 @@ class _Plan:
             c = col.name
             t = f"t_{c}"
             if col.dtype not in ("Float64", "Int64"):
-                self.stage1.append(f"{_text_expr(self.src.get(c))} AS {_q(t)}")
+                src = self.src.get(c)
+                if src is None:
+                    self.stage0.append(f"NULL::VARCHAR AS tt_{c}")
+                else:
+                    self.stage0.append(f"{_trim_expr(f'CAST({_q(src)} AS VARCHAR)')} AS tt_{c}")
+                self.stage1.append(f"{_marker_expr(f'tt_{c}')} AS {_q(t)}")
             if col.dtype in ("Float64", "Int64"):
                 self._numeric(col)
             elif col.dtype == "boolean":
@@ -203,11 +221,11 @@ class _Plan:
                 self.final[c] = v
             else:
                 h = f"h_{c}"
-                folded = _fold(t, _FULL, _HALF)
-                # only codes are folded (a name such as 第１分厂 keeps its spelling)
+                # only codes are folded (a name such as 第１分厂 keeps its spelling); the regular
+                # expression picks them out before the (slow) translate runs
                 self.stage2.append(
-                    f"CASE WHEN strlen({t}) <> length({t}) AND regexp_full_match({folded}, "
-                    f"'[0-9A-Za-z.\\-]+') THEN {folded} ELSE {t} END AS {h}"
+                    f"CASE WHEN strlen({t}) <> length({t}) AND regexp_full_match({t}, "
+                    f"'[0-9A-Za-z.\\-０-９Ａ-Ｚａ-ｚ．－]+') THEN {_fold(t, _FULL, _HALF)} ELSE {t} END AS {h}"
                 )
                 self.fixes.append(_Check("full_width_digits", f"({h} IS DISTINCT FROM {t})",
                                          f"'{c}: \"' || {t} || '\" -> \"' || {h} || '\" (full-width characters normalised)'"))
@@ -236,7 +254,7 @@ class _Plan:
         integer = col.dtype == "Int64"
         src = self.src.get(c)
         raw = f"r_{c}"
-        self.stage1.append(f"{f'CAST({_q(src)} AS VARCHAR)' if src else 'NULL::VARCHAR'} AS {raw}")
+        self.stage0.append(f"{f'CAST({_q(src)} AS VARCHAR)' if src else 'NULL::VARCHAR'} AS {raw}")
         # Fast path: most values cast as they are. Everything else (trimming, missing markers,
         # full-width digits, thousands separators, dates) runs only where that cast failed:
         # CASE is evaluated lazily, so the slow string functions see only those rows.
@@ -332,7 +350,8 @@ class _Plan:
               if swap else "SELECT *, false AS sw_coords FROM s3")
         cols = ", ".join(_q(c) for c in names)
         return f"""
-        WITH s1 AS (SELECT {ROW}, {MALFORMED}, {", ".join(self.stage1)} FROM {_q(raw)}),
+        WITH s0 AS (SELECT {ROW}, {MALFORMED}, {", ".join(self.stage0)} FROM {_q(raw)}),
+        s1 AS (SELECT *, {", ".join(self.stage1)} FROM s0),
         {stages}
         s3 AS (SELECT *, {typed} FROM s2_8),
         s4 AS ({s4}),
