@@ -156,3 +156,15 @@ def test_municipality_codes_fall_back_to_the_province_row() -> None:
     t = res.table.set_index("region")
     assert t.loc["110100", "city_size_class"].iloc[0] == "super-large"
     assert t.loc["320500", "city_size_class"].iloc[0] == "large I"
+
+
+def test_cmp_flags_match_cmps_own_code() -> None:
+    # flags computed by clustermapping/cmp's cluster_calcs_reducer.js under Node (see
+    # tests/detect/data/README.md): 160 cells with ties on the percentiles and empty regions
+    from pathlib import Path
+
+    ref = pd.read_csv(Path(__file__).parent / "data" / "cmp_reference_flags.csv")
+    ours = cmp_flags(ref)
+    for flag in ("qualifying", "significant", "strong", "strong10"):
+        np.testing.assert_array_equal(ours[flag].to_numpy(), ref[flag].to_numpy(), err_msg=flag)
+    assert ref["strong"].sum() == 15 and ref["strong10"].sum() == 5  # the fixture is not trivial
