@@ -87,8 +87,16 @@ def stage_ingest(ctx: DemoRun) -> None:
     assert ctx.economy is not None
     ctx.atlas = Atlas.init(ctx.out / "atlas")
     lines = []
-    for name, frame in ctx.economy.tables().items():
-        report = ctx.atlas.load(frame, table=name, source=f"demo:{name}")
+    tables = {"regions": ctx.economy.regions, **ctx.economy.tables()}
+    industries = ctx.economy.industries["industry"]
+    for name, frame in tables.items():
+        # Codes are checked against the gazetteer and the industry list, as a user's load would be.
+        checks: dict[str, Any] = {}
+        if name in ("establishments", "innovation_actors"):
+            checks["regions"] = ctx.economy.regions
+        if name == "establishments":
+            checks["valid_industries"] = industries
+        report = ctx.atlas.load(frame, table=name, source=f"demo:{name}", **checks)
         lines.append(f"{name} {report.accepted + report.corrected:,}/{report.rows_read:,}")
         if report.quarantined:
             ctx.findings.append(f"ingest quarantined {report.quarantined:,} rows of {name} "
