@@ -134,3 +134,15 @@ def test_rows_without_coordinates_are_located_from_the_gazetteer(tmp_path: Path)
 
     result = runner.invoke(app, ["ingest", str(firms), "-p", str(proj), "--no-locate"])
     assert "accepted 6" in result.output
+
+
+def test_loads_list_and_drop(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    runner.invoke(app, ["init", str(proj)])
+    runner.invoke(app, ["ingest", str(SAMPLE_ESTABLISHMENTS), "-p", str(proj)])
+    with Atlas(proj) as atlas:
+        load_id = atlas.loads()["load_id"].item()
+    result = runner.invoke(app, ["loads", "-p", str(proj)])
+    assert result.exit_code == 0 and load_id in result.output
+    result = runner.invoke(app, ["loads", "-p", str(proj), "--drop", load_id])
+    assert result.exit_code == 0 and "88 rows removed" in result.output

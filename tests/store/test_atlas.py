@@ -203,3 +203,17 @@ def test_large_file_keeps_record_order_and_numbers(tmp_path: Path) -> None:
         ids = atlas.query("SELECT est_id FROM establishments ORDER BY rowid")["est_id"]
         bad = {r - 1 for r in expected}
         assert ids.tolist() == [f"E{i}" for i in range(n) if i not in bad]
+
+
+def test_drop_load_then_reload_a_changed_file(atlas: Atlas, tmp_path: Path) -> None:
+    first = atlas.load(_file(tmp_path))
+    changed = _file(tmp_path, CSV.replace("E1,2022,C1,10", "E1,2022,C1,11"), name="firms_v2.csv")
+    report = atlas.load(changed)
+    assert report.counts.set_index("reason").loc["duplicate_conflict", "count"] == 1
+    assert atlas.drop_load(report.load_id) == 0
+    assert atlas.drop_load(first.load_id) == 2
+    assert atlas.table("establishments").empty and atlas.ledger().empty and atlas.loads().empty
+    atlas.load(changed)
+    assert atlas.table("establishments").set_index("est_id").loc["E1", "employment"] == 11
+    with pytest.raises(StoreError, match="no load"):
+        atlas.drop_load("nope")

@@ -192,6 +192,28 @@ def register(app: typer.Typer) -> None:
             rows.add_row(str(r.source), str(r.row), str(r.reason), str(r.detail))
         console.print(rows)
 
+    @app.command("loads")
+    def loads_cmd(
+        project: Annotated[Path, typer.Option("--project", "-p", help=PROJECT_HELP)] = Path("."),
+        drop: Annotated[str | None, typer.Option("--drop", help="Remove this load (rows, ledger lines, record).")] = None,
+    ) -> None:
+        """List the loads in the store, or drop one (导入记录)."""
+        with Atlas(project) as atlas:
+            if drop is not None:
+                n = atlas.drop_load(drop)
+                console.print(f"load {drop} dropped: {n:,} rows removed")
+                return
+            loads = atlas.loads()
+        table = RichTable(title="loads 导入记录")
+        table.add_column("load", no_wrap=True, min_width=16)
+        for header in ("table", "source", "rows", "accepted", "corrected", "quarantined",
+                       "loaded (UTC)"):
+            table.add_column(header, overflow="fold")
+        for r in loads.itertuples():
+            table.add_row(r.load_id, r.table_name, r.source, f"{r.rows_read:,}", f"{r.accepted:,}",
+                          f"{r.corrected:,}", f"{r.quarantined:,}", str(r.loaded_at)[:19])
+        console.print(table)
+
     @app.command("export")
     def export_cmd(
         table: Annotated[str, typer.Argument(help="Table to export (e.g. establishments, ledger).")],

@@ -356,6 +356,34 @@ class Atlas:
         """One row per load: source, hash, counts by status, time."""
         return self.con.execute("SELECT * FROM loads ORDER BY loaded_at").df()
 
+    def drop_load(self, load_id: str) -> int:
+        """Remove one load: its rows, its ledger lines and its record (atomically).
+
+        Use it to replace a file whose values changed: rows of a new file whose key is already
+        stored by another load are quarantined, so drop the old load first.
+
+        Returns
+        -------
+        int
+            The number of stored rows removed.
+        """
+        found = self.con.execute("SELECT table_name FROM loads WHERE load_id = ?", [load_id]).fetchall()
+        if not found:
+            raise StoreError(f"no load {load_id!r}; see Atlas.loads() or `clusteratlas loads`")
+        table = found[0][0]
+        con = self.con
+        n = int(scalar(con, f"SELECT count(*) FROM {_q(table)} WHERE {LOAD_ID} = {_lit(load_id)}"))  # type: ignore[call-overload]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {_q(table)} WHERE {LOAD_ID} = ?", [load_id])
+            con.execute("DELETE FROM ledger WHERE load_id = ?", [load_id])
+            con.execute("DELETE FROM loads WHERE load_id = ?", [load_id])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return n
+
     # -- writing --------------------------------------------------------------------------------
     def write_result(self, name: str, frame: pd.DataFrame) -> None:
         """Store an analysis output as table ``name``, replacing an earlier one of that name."""
