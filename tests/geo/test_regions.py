@@ -134,3 +134,18 @@ def test_user_table_for_another_country() -> None:
         "DE": "province", "DE1": "prefecture", "DE11": "county", "DE2": "prefecture"}
     with pytest.raises(InputError, match="parent_code"):
         Gazetteer.from_frame(frame.assign(parent=["XX", "DE", "DE1", "DE"]))
+
+
+def test_leaf_regions_tile_the_country() -> None:
+    from clusteratlas.geo import leaf_regions
+
+    leaves = leaf_regions()
+    assert leaves["level"].value_counts().to_dict() == {"county": 2845, "prefecture": 4,
+                                                       "province": 3}
+    assert {"441900", "442000", "460400", "620200"} <= set(leaves["region_code"])
+    # Leaves are disjoint: none is an ancestor of another.
+    assert not set(leaves["region_code"]) & set(leaves["parent_code"].dropna())
+    # Their 2020 population is the mainland total less the development-zone rows of the census
+    # (about 1.8%), which belong to no county code.
+    share = leaves["population"].sum() / 1_409_778_724
+    assert 0.97 < share < 0.99

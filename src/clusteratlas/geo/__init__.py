@@ -29,6 +29,7 @@ __all__ = [
     "china",
     "city_size_class",
     "haversine_km",
+    "leaf_regions",
     "pairwise_km",
     "pairwise_planar",
     "planar_km",
@@ -76,6 +77,18 @@ def regions(level: str | Iterable[str] | None = None, *, table: pd.DataFrame | G
         extra = [c for c in gaz.detail.columns if c not in out.columns]
         out = out.merge(gaz.detail[["region_code", *extra]], on="region_code", how="left")
     return out
+
+
+def leaf_regions(*, table: Gazetteer | None = None) -> pd.DataFrame:
+    """The finest regions, which tile the country (columns ``schema.REGIONS``).
+
+    ``regions("county")`` misses the four prefecture-level cities that have no counties (东莞,
+    中山, 儋州, 嘉峪关; 16 million people in 2020); this adds them (and Taiwan, Hong Kong, Macao,
+    which have no subdivisions or population here). Note that county populations sum to 1.8% less
+    than the national census total: residents the census counted in development zones
+    (开发区, NBS codes xx71…) belong to no county code. See ``geo/data/README.md``.
+    """
+    return (table if table is not None else china()).leaves()
 
 
 def resolve(names: Iterable[object] | pd.Series | str, hint: object = None, *,

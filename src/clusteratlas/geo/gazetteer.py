@@ -104,6 +104,16 @@ class Gazetteer:
             frame = frame[frame["level"].isin(levels)]
         return frame[schema.REGIONS.names].reset_index(drop=True).copy()
 
+    def leaves(self) -> pd.DataFrame:
+        """The finest regions, which tile the country: those that are nobody's parent.
+
+        For China: the 2,845 counties plus the prefecture-level cities without counties (东莞,
+        中山, 儋州, 嘉峪关) and Taiwan, Hong Kong and Macao, which have no subdivisions here.
+        """
+        frame = self.regions()
+        return frame[~frame["region_code"].isin(frame["parent_code"].dropna())].reset_index(
+            drop=True)
+
     def with_city_sizes(self, table: pd.DataFrame, *, code: str = "region_code",
                         urban_population: str | None = "urban_population",
                         city_size: str | None = None) -> Gazetteer:
