@@ -231,3 +231,23 @@ def test_ledger_counts_add_up(rows: list[dict[str, str]], repeat: list[int],
     assert not clean.duplicated(["est_id", "year"]).any()
     assert (clean["employment"].dropna() >= 0).all()
     assert clean["lat"].dropna().abs().le(90).all() and clean["lon"].dropna().abs().le(180).all()
+
+
+def test_numbers_agree_with_pandas_to_numeric() -> None:
+    # an independent parser: every value pandas reads as a finite number we read the same
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(5, 3, 300)
+    texts = [f"{v:.6g}" if i % 3 == 0 else f"{v:.3f}" if i % 3 == 1 else f"{v:e}"
+             for i, v in enumerate(values)]
+    texts += ["+12", "12.", ".5", "1E3", "00042", " 7 ", "0x10", "1_000", "12abc", "∞", "1e400"]
+    raw = frame(*({"output": t} for t in texts))
+    result = validate(raw)
+    ours = result.ledger.set_index("row")
+    expected = pd.to_numeric(pd.Series(texts).str.strip(), errors="coerce")
+    ok = expected.notna() & np.isfinite(expected)
+    clean_rows = [r for r in range(1, len(texts) + 1) if r not in ours.index]
+    assert np.allclose(result.clean["output"].to_numpy(dtype=float), expected[[r - 1 for r in clean_rows]],
+                       rtol=1e-12)
+    assert set(clean_rows) == {i + 1 for i in np.flatnonzero(ok.to_numpy())}

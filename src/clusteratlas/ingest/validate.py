@@ -258,7 +258,9 @@ class _Plan:
         # Fast path: most values cast as they are. Everything else (trimming, missing markers,
         # full-width digits, thousands separators, dates) runs only where that cast failed:
         # CASE is evaluated lazily, so the slow string functions see only those rows.
-        self.stage1.append(f"TRY_CAST({raw} AS DOUBLE) AS {v0}")
+        # DuckDB's cast accepts 1_000 (a programming-language digit separator); data files do not
+        # mean that, so such values go to the checks below and are reported
+        self.stage1.append(f"CASE WHEN NOT contains({raw}, '_') THEN TRY_CAST({raw} AS DOUBLE) END AS {v0}")
         plain = f"{v0} IS NOT NULL AND isfinite({v0})"
         if integer:
             # 20150301 casts as a number but is a date
@@ -266,7 +268,7 @@ class _Plan:
         self.stage2.append(f"coalesce({plain}, false) AS {ok0}")
         self.stage3.append(f"CASE WHEN {ok0} THEN {raw} ELSE {_text_expr(raw)} END AS {t}")
         self.stage4.append(f"CASE WHEN {ok0} OR {t} IS NULL THEN NULL ELSE {_fold(t)} END AS {h}")
-        self.stage5.append(f"TRY_CAST({h} AS DOUBLE) AS {v1}")
+        self.stage5.append(f"CASE WHEN NOT contains({h}, '_') THEN TRY_CAST({h} AS DOUBLE) END AS {v1}")
         thousands = (f"(contains({h}, ',') AND regexp_full_match({h}, "
                      f"'[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]*)?'))")
         direct = f"{v1} IS NOT NULL AND isfinite({v1})"
