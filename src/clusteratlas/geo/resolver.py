@@ -179,7 +179,7 @@ class Resolver:
         s = _normalise(text)
         if not s:
             return (), None, 0.0
-        if s.isdigit():
+        if s in self.code_table or s.isdigit():
             return self._code(s)
         entries, whole = self._tokens(s)
         if not entries:
@@ -187,7 +187,10 @@ class Resolver:
         return self._finish(tuple(entries), whole, hint)
 
     def _code(self, s: str) -> tuple[tuple[str, ...], str | None, float]:
-        entry = self.code_table.get(s[:6]) if len(s) in (6, 9, 12) else None
+        """A current or former code; GB/T 2260 codes may come padded to 9 or 12 digits."""
+        entry = self.code_table.get(s)
+        if entry is None and s.isdigit() and len(s) in (9, 12):
+            entry = self.code_table.get(s[:6])
         if entry is None:
             return (), None, 0.0
         return entry[0], entry[1], entry[2]
