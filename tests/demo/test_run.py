@@ -59,3 +59,5 @@ def test_full_demo_scores_the_planted_truth(tmp_path: Path) -> None:
     assert scores.loc["Duranton–Overman K-density (localised)", "recall"] == 1.0
     assert scores.loc["Ellison–Glaeser γ (significant, > 0)", "precision"] >= 0.8
     assert scores.loc["U.S. Cluster Mapping strong clusters", "recall"] >= 0.6
+    plants = scores.loc["Density clusters of establishments (per industry)"]
+    assert plants["precision"] >= 0.8 and plants["recall"] >= 0.7

@@ -300,6 +300,50 @@ def stage_density(ctx: DemoRun) -> None:
         f"{n} ({s:.1f}%)" for n, s in zip(top["name"], top["score_pct"], strict=True)) + ".")
 
 
+#: Density clusters of establishments: DBSCAN radius, and the minimum number of establishments
+#: within it as a share of the industry's (planted components hold 5-15 % of an industry's plants;
+#: counts, not employment, because one very large plant would otherwise be a "cluster").
+PLANT_RADIUS_KM = 10.0
+PLANT_MIN_SHARE = 0.02
+
+
+def stage_density_plants(ctx: DemoRun) -> None:
+    """Density clusters of each industry's establishments (DBSCAN on counts), scored industry by
+    industry against the planted sites of that industry."""
+    from clusteratlas.detect.density import density_clusters
+    from clusteratlas.detect.scoring import score_sites
+
+    economy = ctx.economy
+    assert economy is not None
+    latest = ctx.latest
+    truth = _truth(ctx)
+    tables, totals = [], {"found": 0, "tp_found": 0, "truth": 0, "tp_truth": 0}
+    for industry, plants in latest.groupby("industry", sort=True):
+        res = density_clusters(plants, radius_km=PLANT_RADIUS_KM,
+                               min_weight=max(5.0, PLANT_MIN_SHARE * len(plants)), weight=None,
+                               kind=None, regions=economy.regions)
+        table = res.table.drop(columns=["geometry_wkt"], errors="ignore").assign(
+            industry=str(industry))
+        tables.append(table)
+        sites = truth.loc[truth["industry"].astype(str) == str(industry)]
+        if len(sites) == 0:
+            totals["found"] += len(table)  # any cluster of an unplanted industry is a false find
+            continue
+        row = score_sites(res.table, sites, match_km=30.0).table.iloc[0]
+        totals["found"] += int(row["n_found"])
+        totals["tp_found"] += int(row["true_positives_found"])
+        totals["truth"] += int(row["n_truth"])
+        totals["tp_truth"] += int(row["true_positives_truth"])
+    found = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    ctx.result("density_plants", found)
+    _score(ctx, "Density clusters of establishments (per industry)",
+           "planted clusters, same industry",
+           {"precision": totals["tp_found"] / totals["found"] if totals["found"] else float("nan"),
+            "recall": totals["tp_truth"] / totals["truth"] if totals["truth"] else float("nan"),
+            "n_found": totals["found"], "n_truth": totals["truth"]},
+           f"DBSCAN {PLANT_RADIUS_KM:g} km, core: {PLANT_MIN_SHARE:.0%} of the industry's plants")
+
+
 STAGES: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("generate the demo economy", stage_generate),
     ("ingest into the store", stage_ingest),
@@ -310,6 +354,7 @@ STAGES: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("detect: cluster stars", stage_stars),
     ("detect: related industries", stage_related),
     ("detect: GII density clusters", stage_density),
+    ("detect: density clusters of establishments", stage_density_plants),
 ]
 
 
