@@ -168,3 +168,16 @@ def test_a_source_column_called_rowid_does_not_shadow_record_numbers(write) -> N
     assert frame["_row"].tolist() == [1, 2]
     assert frame["rowid_source"].tolist() == ["9", "7"]
     assert "rowid_source" in info.columns
+
+
+def test_gbk_text_that_starts_after_the_sample_is_still_read_as_gbk(tmp_path: Path) -> None:
+    ascii_rows = "".join(f"E{i},firm,2022,C1,5,120.1,31.1\n" for i in range(40000))
+    assert len(ascii_rows) > 1 << 20  # the sample that chooses the encoding is all ASCII
+    text = "est_id,name,year,industry,employment,lon,lat\n" + ascii_rows + "E99999,苏州华新电子有限公司,2022,C1,5,120.1,31.1\n"
+    path = tmp_path / "late_gbk.csv"
+    path.write_bytes(text.encode("gbk"))
+    assert len(text.encode("gbk")) > 1 << 20
+    frame, info = read_raw(path)
+    assert info.encoding == "gb18030"
+    assert frame["_malformed"].isna().all()
+    assert frame["name"].iloc[-1] == "苏州华新电子有限公司"

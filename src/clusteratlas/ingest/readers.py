@@ -220,7 +220,34 @@ def load_raw(
 
 def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
                     encoding: str | None, progress: Progress | None) -> SourceInfo:
-    encoding = encoding or detect_encoding(path)
+    if encoding is not None:
+        return _read_delimited(con, path, relation, suffix, encoding, progress)
+    encoding = detect_encoding(path)
+    info = _read_delimited(con, path, relation, suffix, encoding, progress)
+    if encoding == "utf-8" and _sample_is_ascii(path) and _has_invalid_utf8(con, relation):
+        # The first megabyte was plain ASCII, so it looked like UTF-8, but later bytes are not:
+        # a GBK/GB18030 file whose Chinese text starts late. Read it again as GB18030 if the
+        # whole file decodes as that; otherwise keep the UTF-8 reading, whose undecodable
+        # records are quarantined as malformed.
+        try:
+            info = _read_delimited(con, path, relation, suffix, "gb18030", progress)
+        except InputError:
+            info = _read_delimited(con, path, relation, suffix, encoding, progress)
+    return info
+
+
+def _sample_is_ascii(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(_SAMPLE_BYTES).isascii()
+
+
+def _has_invalid_utf8(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    sql = f"SELECT count(*) FROM \"{relation}_rej\" WHERE error_type = 'INVALID ENCODING'"
+    return bool(scalar(con, sql))
+
+
+def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
+                    encoding: str, progress: Progress | None) -> SourceInfo:
     try:
         codecs.lookup(encoding)
     except LookupError:

@@ -180,15 +180,16 @@ class _Plan:
         self.src = {canonical: source for source, canonical in colmap.items()}
         self.industries = industries
         self.regions = regions
-        self.stage0: list[str] = []   # trimmed text (and raw columns passed through)
-        self.stage1: list[str] = []   # text columns t_*
-        self.stage2: list[str] = []   # normalised text, plain numeric casts
-        self.stage3: list[str] = []   # which repair a number needs
-        self.stage4: list[str] = []   # repaired numbers
-        self.stage5: list[str] = []
-        self.stage6: list[str] = []
-        self.stage7: list[str] = []
-        self.stage8: list[str] = []
+        # One SELECT level per stage, each adding columns computed from the previous ones:
+        self.stage0: list[str] = []   # r_* raw numeric text, tt_* trimmed text
+        self.stage1: list[str] = []   # t_* text (missing markers as NULL), v0_* plain casts
+        self.stage2: list[str] = []   # ok0_* plain cast worked, h_* folded codes, booleans
+        self.stage3: list[str] = []   # t_* of numbers (trimmed only where the cast failed)
+        self.stage4: list[str] = []   # h_* numbers with full-width digits folded
+        self.stage5: list[str] = []   # v1_* cast after folding
+        self.stage6: list[str] = []   # fx_* the repair a number needed
+        self.stage7: list[str] = []   # v_* the number after repair
+        self.stage8: list[str] = []   # bad_* not a (whole) number
         self.final: dict[str, str] = {}  # canonical column -> typed value expression
         self.checks: list[_Check] = []
         self.fixes: list[_Check] = []
