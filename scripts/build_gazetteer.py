@@ -139,9 +139,10 @@ def history_events(raw: bytes, current: set[str]) -> pd.DataFrame:
 
     ev["current_codes"] = [";".join(sorted(forward(r.code, int(r.start))))
                            for r in ev.itertuples(index=False)]
-    # A renamed unit that kept its code (状态 变更, e.g. 襄樊市 -> 襄阳市 420600) is that code now;
-    # its new_codes list where parts of its area went, not its successor.
-    renamed = (ev["status"] == "变更") & ev["code"].isin(current)
+    # A renamed prefecture or province that kept its code (状态 变更, e.g. 襄樊市 -> 襄阳市 420600)
+    # is that code now; its new_codes list county-level codes, not its successor. County-level
+    # 变更 records keep their new_codes (松滋县 421024 -> 松滋市 421087; 421024 is reused).
+    renamed = (ev["status"] == "变更") & ev["code"].isin(current) & (ev["level"] != "county")
     ev.loc[renamed, "current_codes"] = ev.loc[renamed, "code"]
     # Retired prefectures carry no new code: map each to the current prefecture that received
     # most of its former counties, when that is a clear majority.

@@ -259,3 +259,13 @@ def test_split_former_unit_is_ambiguous() -> None:
     row = resolve(["南海市"]).iloc[0]
     assert pd.isna(row["region_code"])
     assert row["candidates"] == "440604 禅城区;440605 南海区"
+
+
+def test_former_names_used_twice() -> None:
+    # 东市区 was a district of both 合肥 (now 瑶海区) and 蚌埠 (split between 龙子湖区 and 蚌山区):
+    # reported, not guessed, even with the province; 松滋县's code 421024 is now 江陵县's, but the
+    # name maps to 松滋市.
+    out = resolve(["东市区", "安徽省东市区", "松滋县", "湖北省松滋县", "421024"])
+    assert out["region_code"].isna().tolist()[:2] == [True, True]
+    assert out.loc[0, "candidates"] == "340102 瑶海区;340302 龙子湖区;340303 蚌山区"
+    assert out["region_code"].tolist()[2:] == ["421087", "421087", "421024"]

@@ -80,27 +80,24 @@ class Resolver:
         hist_names: dict[str, set[str]] = {}
         hist_codes: dict[str, set[str]] = {}
         hist_short: dict[str, set[str]] = {}
-        # A former name or code used more than once (莱芜市 was a county, then a prefecture) means
-        # its most recent unit: keep, per name (and province) or per code, the latest record.
+        # A former name or code may have been used by several units (莱芜市 was a county, then a
+        # prefecture; two cities had a 东市区). Their current codes are pooled, and a code inside
+        # another pooled code is dropped: 莱芜市 -> 济南市 (its old districts lie inside), while
+        # 东市区 stays ambiguous between 合肥 and 蚌埠.
         hist = hist[hist["current_codes"].astype(str) != ""]
-        if "end" in hist.columns:
-            end = pd.to_numeric(hist["end"], errors="coerce").fillna(9999)
-            hist = hist.assign(_end=end)
-            scope = ["name", "province_name"] if "province_name" in hist.columns else ["name"]
-            by_name = hist[hist["_end"] == hist.groupby(scope)["_end"].transform("max")]
-            by_code = hist[hist["_end"] == hist.groupby("code")["_end"].transform("max")]
-        else:
-            by_name = by_code = hist
-        for old_name, cur in zip(by_name["name"], by_name["current_codes"], strict=True):
+        for old_name, old_code, cur in zip(hist["name"], hist["code"], hist["current_codes"],
+                                           strict=True):
             targets = {c for c in str(cur).split(";") if c in self.name_of}
             if targets:
                 hist_names.setdefault(str(old_name), set()).update(targets)
                 for s in gazetteer.short_forms(str(old_name)):
                     hist_short.setdefault(s, set()).update(targets)
-        for old_code, cur in zip(by_code["code"], by_code["current_codes"], strict=True):
-            targets = {c for c in str(cur).split(";") if c in self.name_of}
-            if targets and old_code not in exact_codes:
-                hist_codes.setdefault(str(old_code), set()).update(targets)
+                if old_code not in exact_codes:
+                    hist_codes.setdefault(str(old_code), set()).update(targets)
+        for mapping in (hist_names, hist_short, hist_codes):
+            for key, targets in mapping.items():
+                mapping[key] = {c for c in targets
+                                if not (self.lineage[c] - {c}) & targets}
         aliases: dict[str, set[str]] = {}
         for name, c in zip(reg["name"].astype(str), codes, strict=True):
             for s in gazetteer.short_forms(name):
