@@ -269,3 +269,22 @@ def test_former_names_used_twice() -> None:
     assert out["region_code"].isna().tolist()[:2] == [True, True]
     assert out.loc[0, "candidates"] == "340102 瑶海区;340302 龙子湖区;340303 蚌山区"
     assert out["region_code"].tolist()[2:] == ["421087", "421087", "421024"]
+
+
+_ALPHABET = "江苏省盐城市大丰区镇沅县焉耆朝阳吉林长春北京中国路街镇号123 新丰东市南海莱芜"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=_ALPHABET, max_size=14), min_size=1, max_size=20))
+def test_compiled_path_agrees_on_random_strings(texts: list[str]) -> None:
+    from clusteratlas.geo import china
+
+    out = resolve(texts)
+    parser = china().resolver
+    for text, code, cand in zip(texts, out["region_code"], out["candidates"], strict=True):
+        cands, _m, _c = parser.parse(text)
+        if len(cands) == 1:
+            assert code == cands[0], text
+        else:
+            assert pd.isna(code), text
+            assert (pd.isna(cand) and not cands) or cand.count(";") == len(cands) - 1, text
