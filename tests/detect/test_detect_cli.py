@@ -67,6 +67,12 @@ def test_density_cli_parquet_with_truth(tmp_path: Path) -> None:
     assert len(got) == 2 and {"score_pct", "rank_min", "rank_max"} <= set(got.columns)
     assert got["score_pct"].sum() == pytest.approx(200, abs=5)  # ~all patents and publications
     assert "1.0" in text  # precision and recall 1.0 printed
+    out2 = tmp_path / "world.csv"
+    _run("density", "--input", str(src), "--radius-km", "5", "--min-weight", "5",
+         "--world-patents", "1000", "--world-publications", "2000", "--out", str(out2))
+    world = pd.read_csv(out2)
+    assert world["patents_share_pct"].sum() == pytest.approx(100 * 100 / 1000)  # 200 x 0.5
+    assert world["publications_share_pct"].sum() == pytest.approx(100 * 100 / 2000)
 
 
 def test_related_cli(tmp_path: Path) -> None:

@@ -96,6 +96,12 @@ def density_cmd(
     points_out: Path = _POINTS_OUT,
     table_name: str = typer.Option("innovation_actors", "--table",
                                    help="With --project: innovation_actors or establishments."),
+    world_patents: float = typer.Option(None, "--world-patents",
+                                        help="World total of patents for the shares "
+                                             "(default: the input's total)."),
+    world_publications: float = typer.Option(None, "--world-publications",
+                                             help="World total of publications for the shares "
+                                                  "(default: the input's total)."),
 ) -> None:
     """Density clusters ranked the GII way (密度集群, GII 排名)."""
     from clusteratlas.detect.density import density_clusters, rank_stability
@@ -121,6 +127,10 @@ def density_cmd(
     w = None if weight.lower() in ("count", "none", "") else weight
     kwargs = {"method": method, "metric": metric, "lon": lon, "lat": lat, "x": x, "y": y,
               "kind": kind, "region": region, "regions": regions, "outline": outline}
+    if world_patents is not None or world_publications is not None:
+        if world_patents is None or world_publications is None:
+            raise InputError("give both --world-patents and --world-publications")
+        kwargs["totals"] = {"patents": world_patents, "publications": world_publications}
     if radii or min_weights:
         res = rank_stability(points, radii_km=_floats(radii) or [radius_km],
                              min_weights=_floats(min_weights) or [min_weight],
