@@ -4,7 +4,9 @@ All names are put once into a dictionary ``key -> (candidate codes, method, conf
 tiers, the first tier holding a key keeping it:
 
 1. ``exact``   -- current official names (and current codes written as digits);
-2. ``history`` -- former names and codes, mapped forward to the current code(s);
+2. ``history`` -- former names and codes, mapped forward to the current code(s); a former name
+   used by several units pools their current codes, dropping any inside another (莱芜市, county
+   then prefecture -> 济南市), so a name that meant different places stays ambiguous;
 3. ``alias``   -- short forms of current names (suffix and ethnic names dropped: 镇沅, 焉耆, 延边州);
 4. ``history`` (lower confidence) -- short forms of former names.
 
@@ -48,8 +50,6 @@ _WHITESPACE = np.array([9, 10, 11, 12, 13, 32, 0x3000, 0xA0], dtype=np.uint32)
 _SHORT_TIERS = frozenset({"alias", "history-alias"})
 _FULL_TIERS = frozenset({"exact", "history"})
 _FUZZY_SUFFIXES = ("自治县", "自治州", "自治旗", "地区", "省", "市", "县", "区", "旗", "州", "盟")
-RESULT_COLUMNS = ["input", "region_code", "level", "matched_name", "method", "confidence",
-                  "candidates"]
 
 
 class Resolver:
