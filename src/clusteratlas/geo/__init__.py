@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from clusteratlas.geo.citysize import CITY_SIZE_CLASSES, city_size_class
+from clusteratlas.geo.citysize import CITY_SIZE_CLASSES, CLASS_ZH, city_size_class
+from clusteratlas.geo.cn import MACRO_REGIONS, MACRO_REGIONS_ZH
 from clusteratlas.geo.distance import (
     EARTH_RADIUS_KM,
     haversine_km,
@@ -24,7 +25,10 @@ from clusteratlas.geo.gazetteer import Gazetteer, china
 
 __all__ = [
     "CITY_SIZE_CLASSES",
+    "CLASS_ZH",
     "EARTH_RADIUS_KM",
+    "MACRO_REGIONS",
+    "MACRO_REGIONS_ZH",
     "Gazetteer",
     "china",
     "city_size_class",
