@@ -168,3 +168,13 @@ def test_cmp_flags_match_cmps_own_code() -> None:
     for flag in ("qualifying", "significant", "strong", "strong10"):
         np.testing.assert_array_equal(ours[flag].to_numpy(), ref[flag].to_numpy(), err_msg=flag)
     assert ref["strong"].sum() == 15 and ref["strong10"].sum() == 5  # the fixture is not trivial
+
+
+def test_reference_totals_for_the_lq() -> None:
+    ref = pd.DataFrame({"industry": ["x", "y"], "value": [100.0, 900.0]})
+    res = cluster_stars(_toy(), establishments="n_est", reference=ref,
+                        regions=pd.DataFrame({"region_code": []}))
+    t = res.table.set_index(["region", "industry"])
+    assert t.loc[("A", "x"), "lq"] == pytest.approx((60 / 100) / (100 / 1000))
+    assert t.loc[("D", "y"), "lq"] == pytest.approx((100 / 100) / (900 / 1000))
+    assert res.params["reference"] is True
