@@ -155,15 +155,10 @@ def generate(scale: str = "small", seed: int = 0, regions: pd.DataFrame | None =
     planted_per_ind = np.bincount(comp_ind[bearing], weights=n_comp[bearing], minlength=len(ind))
     n_bg = counts.to_numpy() - planted_per_ind.astype(np.int64)
 
-    # Background establishments: counties by population (dispersed) or macro-tilted population.
-    dispersed = ind["industry"].isin(planted.DISPERSED_INDUSTRIES).to_numpy()
+    # Background establishments (every industry, dispersed controls included): counties by
+    # population tilted by macro-region.
     bg_ind = np.repeat(np.arange(len(ind)), n_bg)
-    bg_disp = dispersed[bg_ind]
-    bg_county = np.empty(bg_ind.size, dtype=np.int64)
-    bg_county[~bg_disp] = rng.choice(len(counties), int((~bg_disp).sum()),
-                                     p=places.background_weights(counties))
-    bg_county[bg_disp] = rng.choice(len(counties), int(bg_disp.sum()),
-                                    p=places.background_weights(counties, True))
+    bg_county = rng.choice(len(counties), bg_ind.size, p=places.background_weights(counties))
     c_lon = counties["lon"].to_numpy(dtype=float)
     c_lat = counties["lat"].to_numpy(dtype=float)
     c_spread = counties["spread_km"].to_numpy(dtype=float)

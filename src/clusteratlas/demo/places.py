@@ -103,8 +103,8 @@ def county_table(regions: pd.DataFrame) -> pd.DataFrame:
 def background_weights(counties: pd.DataFrame, follow_population_only: bool = False) -> np.ndarray:
     """Probability of each county receiving a background establishment.
 
-    ``follow_population_only`` gives weights proportional to population (the dispersed, market-
-    oriented industries); otherwise population is re-weighted by macro-region to ``MACRO_TARGET``.
+    Population re-weighted by macro-region to ``MACRO_TARGET``; ``follow_population_only`` gives
+    weights proportional to population alone.
     """
     pop = counties["population"].to_numpy(dtype=float)
     w = pop / pop.sum()

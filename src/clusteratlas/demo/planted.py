@@ -21,12 +21,15 @@ Five kinds of planted structure, each a set of *components* (one industry at one
     Guangzhou, Beijing, Shanghai–Suzhou, Nanjing, Wuhan, Hangzhou, Xi'an, Qingdao, Chengdu), which
     receive most patents and publications, in proportion to their published PCT filings and articles.
 ``dispersed``
-    Industries with no planted concentration that follow population alone (market-oriented industries
-    such as concrete products, printing, soft drinks, bakeries — the least localised industries in
-    Ellison & Glaeser 1997 and Duranton & Overman 2005): the controls a method should *not* flag.
+    Controls with no planted concentration: market-oriented industries (concrete products,
+    printing, soft drinks, bakeries — among the least localised industries in Ellison & Glaeser
+    1997 and Duranton & Overman 2005) placed exactly like the common background, so that neither
+    an index relative to aggregate manufacturing (EG) nor a test against all sites (K-density)
+    should flag them beyond its nominal false-positive rate.
 
-Every industry not named in the truth follows the common background (manufacturing tilted to the
-East), so it has no industry-specific concentration either.
+Every industry not named in the truth follows the same common background (population tilted by
+macro-region to manufacturing's real geography), so it has no industry-specific concentration
+either; the dispersed rows name the controls explicitly.
 """
 
 from __future__ import annotations
@@ -365,7 +368,7 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
         "cluster_id": [f"DISP-{k:02d}" for k in range(1, len(disp) + 1)], "kind": "dispersed",
         "name_zh": disp["name_zh"].to_numpy() + "(分散)",
         "name_en": disp["name_en"].to_numpy() + " (dispersed)", "industry": disp.index.to_numpy(),
-        "strength": 0.0, "source": "synthetic control: follows population only",
+        "strength": 0.0, "source": "synthetic control: follows the common background",
         "counties": [np.array([], dtype=np.int64)] * len(disp),
     }))
 
