@@ -114,3 +114,12 @@ def test_triangle_inequality(lo1: float, la1: float, lo2: float, la2: float, lo3
     d13 = float(haversine_km(lo1, la1, lo3, la3))
     assert d13 <= d12 + d23 + 1e-6
     assert 0.0 <= d13 <= np.pi * EARTH_RADIUS_KM + 1e-6
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import clusteratlas.geo.distance as distance
+
+    result = doctest.testmod(distance)
+    assert result.attempted > 0 and result.failed == 0

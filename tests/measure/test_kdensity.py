@@ -241,3 +241,12 @@ def test_default_cutoff_counts_shared_sites() -> None:
     df2 = pd.concat([df, pd.DataFrame({"industry": ["b"], "x": [0.0], "y": [0.0]})])
     res2 = kdensity(df2, "b", x="x", y="y", planar=True, n_sims=20, seed=1)
     assert res2.params["cutoff"] == 5.0
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import clusteratlas.measure.kdensity as kd
+
+    result = doctest.testmod(kd)
+    assert result.attempted > 0 and result.failed == 0
