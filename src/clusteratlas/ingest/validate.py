@@ -142,13 +142,15 @@ _SPACES = "32, 9, 10, 13, 12288, 160"  # code points of the white space trimmed 
 def _trim_expr(x: str) -> str:
     # Trimming is needed only when the first or last character is white space; testing two code
     # points is far cheaper than trimming every value
-    return (f"CASE WHEN ord({x}[1]) IN ({_SPACES}) OR ord({x}[-1]) IN ({_SPACES}) "
-            f"THEN trim({x}, {_lit(_WS)}) ELSE {x} END")
+    # (an OR chain, not IN: DuckDB rewrites a long IN list into a join, which loses row order)
+    first, last = f"ord({x}[1])", f"ord({x}[-1])"
+    test = " OR ".join(f"{o} = {code}" for o in (first, last) for code in _SPACES.split(", "))
+    return f"CASE WHEN {test} THEN trim({x}, {_lit(_WS)}) ELSE {x} END"
 
 
 def _marker_expr(x: str) -> str:
-    markers = ", ".join(_lit(m) for m in MISSING_MARKERS)
-    return f"CASE WHEN strlen({x}) <= 6 AND {x} IN ({markers}) THEN NULL ELSE {x} END"
+    markers = " OR ".join(f"{x} = {_lit(m)}" for m in MISSING_MARKERS)
+    return f"CASE WHEN strlen({x}) <= 6 AND ({markers}) THEN NULL ELSE {x} END"
 
 
 def _text_expr(src: str | None) -> str:
@@ -174,12 +176,9 @@ class _Check:
 class _Plan:
     """The SQL of one validation, built from the table spec and the column map."""
 
-    def __init__(self, spec: schema.Table, colmap: Mapping[str, str], *,
-                 industries: str | None = None, regions: str | None = None) -> None:
+    def __init__(self, spec: schema.Table, colmap: Mapping[str, str]) -> None:
         self.spec = spec
         self.src = {canonical: source for source, canonical in colmap.items()}
-        self.industries = industries
-        self.regions = regions
         # One SELECT level per stage, each adding columns computed from the previous ones:
         self.stage0: list[str] = []   # r_* raw numeric text, tt_* trimmed text
         self.stage1: list[str] = []   # t_* text (missing markers as NULL), v0_* plain casts
@@ -214,7 +213,8 @@ class _Plan:
             elif col.dtype == "boolean":
                 v = f"v_{c}"
                 self.stage2.append(
-                    f"CASE WHEN {t} IN ('是', 'Y', 'y') THEN true WHEN {t} IN ('否', 'N', 'n') "
+                    f"CASE WHEN {t} = '是' OR {t} = 'Y' OR {t} = 'y' THEN true "
+                    f"WHEN {t} = '否' OR {t} = 'N' OR {t} = 'n' "
                     f"THEN false ELSE TRY_CAST({t} AS BOOLEAN) END AS {v}"
                 )
                 self.checks.append(_Check("unparsable_value", f"({t} IS NOT NULL AND {v} IS NULL)",
@@ -238,16 +238,6 @@ class _Plan:
         self.checks.sort(key=lambda ch: QUARANTINE_REASONS.index(ch.reason))
         if coords:
             self._coordinates()
-        if self.industries and "industry" in spec.names:
-            self.checks.append(_Check(
-                "unknown_industry",
-                f"(industry IS NOT NULL AND industry NOT IN (SELECT code FROM {self.industries}))",
-                "'industry: \"' || industry || '\" is not in the list of valid industry codes'"))
-        if self.regions and "region_code" in spec.names:
-            self.checks.append(_Check(
-                "unknown_region",
-                f"(region_code IS NOT NULL AND region_code NOT IN (SELECT code FROM {self.regions}))",
-                "'region_code: \"' || region_code || '\" is not in the regions table'"))
 
     def _numeric(self, col: schema.Column) -> None:
         c, t = col.name, f"t_{col.name}"
@@ -433,17 +423,38 @@ def run_validation(
     if regions is not None:
         regions_rel = f"{prefix}_regions"
         _codes_table(con, regions_rel, _region_codes(regions))
-    plan = _Plan(spec, colmap, industries=industries, regions=regions_rel)
+    plan = _Plan(spec, colmap)
     parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.parse_sql(raw)}")
+    # Code lists are checked by UPDATE after parsing: a join inside the parse would lose the row
+    # order, while an UPDATE keeps every row where it is. They come after the per-row checks in
+    # priority, so a row already quarantined keeps its first reason.
+    for column, codes, what in (("industry", industries, "the list of valid industry codes"),
+                                ("region_code", regions_rel, "the regions table")):
+        if codes is None or column not in spec.names:
+            continue
+        reason = "unknown_industry" if column == "industry" else "unknown_region"
+        con.execute(
+            f"""UPDATE {parsed} SET status = 'quarantined', reason = {_lit(reason)},
+              detail = '{column}: "' || {column} || '" is not in {what}'
+                       || coalesce('; also corrected: ' || detail, '')
+            WHERE status <> 'quarantined' AND {column} IS NOT NULL
+              AND {column} NOT IN (SELECT code FROM {codes})"""
+        )
     if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
         _apply_locate(con, parsed, locate, spec, prefix)
     _duplicates(con, spec, parsed, dups, existing)
+    # Duplicates found after parsing are marked in place (an UPDATE keeps every row where it is),
+    # so that the clean rows come out in input order with a plain filter, no sort.
+    con.execute(
+        f"""UPDATE {parsed} AS p SET status = 'quarantined', reason = d.reason,
+          detail = d.detail || coalesce('; also corrected: ' || p.detail, '')
+        FROM {dups} d WHERE d.{ROW} = p.{ROW}"""
+    )
     names = ", ".join(_q(c) for c in spec.names)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} p "
-        f"WHERE p.status <> 'quarantined' AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW}) "
-        f"ORDER BY p.{ROW}"
+        f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} "
+        f"WHERE status <> 'quarantined'"
     )
     source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
     original = ("CASE WHEN r." + MALFORMED + " IS NOT NULL THEN json_object('_line', r." + MALFORMED
@@ -451,15 +462,7 @@ def run_validation(
                 + ") END")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
-        WITH l AS (
-          SELECT p.{ROW},
-            CASE WHEN d.{ROW} IS NOT NULL THEN 'quarantined' ELSE p.status END AS status,
-            coalesce(d.reason, p.reason) AS reason,
-            CASE WHEN d.{ROW} IS NOT NULL
-                 THEN d.detail || coalesce('; also corrected: ' || p.detail, '')
-                 ELSE p.detail END AS detail
-          FROM {parsed} p LEFT JOIN {dups} d ON d.{ROW} = p.{ROW}
-          WHERE p.status <> 'accepted' OR d.{ROW} IS NOT NULL)
+        WITH l AS (SELECT {ROW}, status, reason, detail FROM {parsed} WHERE status <> 'accepted')
         SELECT l.{ROW} AS "row", l.status, l.reason, l.detail, CAST({original} AS VARCHAR) AS original
         FROM l JOIN {_q(raw)} r ON r.{ROW} = l.{ROW}
         ORDER BY l.{ROW}"""
