@@ -69,7 +69,7 @@ def test_exact_and_fast_match_brute_force(sphere: bool, weighted: bool) -> None:
 def test_integrates_to_one() -> None:
     x, y, e = _sample(False)
     coords, loc = _coords(x, y, False)
-    rs = np.linspace(0, 400, 40001)
+    rs = np.linspace(0, 400, 8001)
     for ew in (np.ones(len(x)), e):
         for fn in (kern.sample_exact, kern.sample_fast):
             args = (loc, ew, coords, False, 6371.0088, rs, 0.9, 0.0)
