@@ -22,6 +22,7 @@ from clusteratlas.geo.distance import (
     project,
 )
 from clusteratlas.geo.gazetteer import Gazetteer, china
+from clusteratlas.geo.locate import LocateResult, locate
 
 __all__ = [
     "CITY_SIZE_CLASSES",
@@ -30,10 +31,12 @@ __all__ = [
     "MACRO_REGIONS",
     "MACRO_REGIONS_ZH",
     "Gazetteer",
+    "LocateResult",
     "china",
     "city_size_class",
     "haversine_km",
     "leaf_regions",
+    "locate",
     "pairwise_km",
     "pairwise_planar",
     "planar_km",
