@@ -62,8 +62,8 @@ def regions(level: str | Iterable[str] | None = None, *, table: pd.DataFrame | G
         ``region_code`` with ``urban_population`` (or ``city_size_class``) overriding the built-in
         city-size classes (see :meth:`Gazetteer.with_city_sizes`).
     detail : bool
-        China only: also return the build's extra columns (``type`` e.g. 县级市/市辖区,
-        ``coord_source``, ``urban_population`` and ``size_basis`` -- which census figure, or which
+        China only: also return the build's extra columns (``short_name`` e.g. 镇沅, ``type`` e.g.
+        县级市/市辖区, ``coord_source``, ``urban_population`` and ``size_basis`` -- which census figure, or which
         labelled fallback, the city-size class comes from).
 
     Returns

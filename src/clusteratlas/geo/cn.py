@@ -123,6 +123,7 @@ def china_regions_detail() -> pd.DataFrame:
                                     "coord_source": "string"})
     for col in ("lon", "lat", "population", "urban_town_population", "urban_core_population"):
         reg[col] = reg[col].astype("Float64")
+    reg["short_name"] = pd.array([(short_forms(n) or [n])[0] for n in reg["name"]], dtype="string")
     reg["macro_region"] = reg["region_code"].str[:2].map(MACRO_REGIONS).astype("string")
     reg = _classify(reg)
     reg["urban_population"] = np.where(reg["size_basis"].str.startswith("FALLBACK").fillna(False),
