@@ -165,7 +165,7 @@ def forward_2020(code: str, hist: pd.DataFrame, current: set[str]) -> list[str]:
     if code in current:
         return [code]
     h = hist[(hist["code"] == code) & (hist["start"].astype(int) <= 2020)
-             & (hist["end"].astype(int) > 2020)]
+             & (hist["end"].astype(int) >= 2020)].sort_values("start")
     if h.empty:
         return []
     return [c for c in h.iloc[0]["current_codes"].split(";") if c]
