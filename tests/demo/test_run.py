@@ -13,15 +13,18 @@ from clusteratlas.demo.run import STAGES, run_demo
 from clusteratlas.errors import InputError
 
 
-def test_generate_and_ingest_fill_the_store(tmp_path: Path) -> None:
+def test_generate_and_ingest_fill_the_store_and_a_rerun_replaces_it(tmp_path: Path) -> None:
     from clusteratlas.store import Atlas
 
+    run_demo("small", tmp_path, seed=1, show_progress=False, stages=[])
     ctx = run_demo("small", tmp_path, seed=3, show_progress=False, stages=[])
     assert not ctx.errors
     with Atlas(tmp_path / "atlas") as atlas:
         for name, frame in ctx.economy.tables().items():
             stored = atlas.table(name)
             assert len(stored) == len(frame), name
+        # Nothing quarantined: the second run's keys did not collide with the first run's.
+        assert len(atlas.ledger()) == 0
         truth = atlas.table("planted_clusters")
     assert set(truth["kind"]) == {"national", "sme_featured", "colocated_pair", "innovation_hub",
                                   "dispersed"}

@@ -85,6 +85,10 @@ def stage_ingest(ctx: DemoRun) -> None:
     from clusteratlas.store import Atlas
 
     assert ctx.economy is not None
+    # The demo's folder is its own: a store left by an earlier demo run (maybe another seed, whose
+    # keys would collide) is replaced, not added to.
+    for old in (ctx.out / "atlas").glob("atlas.duckdb*"):
+        old.unlink()
     ctx.atlas = Atlas.init(ctx.out / "atlas")
     lines = []
     tables = {"regions": ctx.economy.regions, **ctx.economy.tables()}
@@ -366,7 +370,8 @@ def run_demo(scale: str = "small", out: str | Path = "clusteratlas-demo", seed: 
     ----------
     scale : {"small", "default", "large"}
     out : path
-        Output folder: ``atlas/`` (the store), ``data/`` (generated tables), ``results/`` (CSV).
+        Output folder: ``atlas/`` (the store, replaced on every run), ``data/`` (generated tables),
+        ``results/`` (CSV), ``errors.log`` (tracebacks of failed stages, if any).
     seed : int
     show_progress : bool, optional
         Force the progress display on or off (default: when stderr is a terminal).
@@ -380,6 +385,7 @@ def run_demo(scale: str = "small", out: str | Path = "clusteratlas-demo", seed: 
         raise InputError(f"stages: unknown {unknown}; known: {[name for name, _ in STAGES]}")
     ctx = DemoRun(scale=scale, seed=seed, out=Path(out))
     ctx.out.mkdir(parents=True, exist_ok=True)
+    (ctx.out / "errors.log").unlink(missing_ok=True)
     with make_progress(show_progress) as progress:
         task = progress.add_task("demo", total=len(chosen))
         for name, stage in chosen:
