@@ -16,8 +16,8 @@ from clusteratlas.store import Atlas
 
 _STAGES = {"hash": "hashing", "decode": "decoding GB18030", "read": "reading",
            "validate": "validating", "store": "storing", "done": "done"}
-_WEIGHT = {"hash": 0.05, "decode": 0.25, "read": 0.3, "validate": 0.3, "store": 0.1}
-_START = {"hash": 0.0, "decode": 0.05, "read": 0.3, "validate": 0.6, "store": 0.9, "done": 1.0}
+_WEIGHT = {"decode": 0.25, "read": 0.25, "hash": 0.05, "validate": 0.35, "store": 0.1}
+_START = {"decode": 0.0, "read": 0.25, "hash": 0.5, "validate": 0.55, "store": 0.9, "done": 1.0}
 
 PROJECT_HELP = "Project folder holding atlas.duckdb (default: the current folder)."
 

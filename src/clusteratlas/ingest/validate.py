@@ -627,10 +627,10 @@ def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     spec = schema.table(table)
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in spec.columns:
-        values = frame[col.name] if col.name in frame.columns else pd.Series([None] * len(frame))
-        out[col.name] = pd.array(values.to_numpy(), dtype=col.dtype) if col.dtype != "string" \
-            else values.astype("string").to_numpy()
-        out[col.name] = out[col.name].astype(col.dtype)
+        if col.name in frame.columns:
+            out[col.name] = frame[col.name].astype(col.dtype).array
+        else:
+            out[col.name] = pd.array([None] * len(frame), dtype=col.dtype)
     return out
 
 

@@ -252,12 +252,10 @@ class Atlas:
             columns = [str(c) for c in frame.columns if c not in (ROW, MALFORMED)]
         else:
             path = Path(frame_or_path)
+            info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
             step("hash", 0.0)
-            if not path.is_file():
-                raise InputError(f"{path}: no such file")
             digest = file_sha256(path)
             source = source or path.name
-            info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
             columns = info.columns
         load_id = hashlib.sha256(f"{spec.name}:{digest}".encode()).hexdigest()[:16]
         step("validate", 0.0)
