@@ -207,11 +207,8 @@ def generate(scale: str = "small", seed: int = 0, regions: pd.DataFrame | None =
     in_national = has_comp & (kind[safe_comp] == "national")
     little_giant, champion, high_tech = firms_mod.draw_designations(rng, employment, tech,
                                                                     in_national)
-    designation_code = (little_giant.astype(np.int8) | champion.astype(np.int8) << 1
-                        | high_tech.astype(np.int8) << 2)
-    designation_labels = firms_mod.designation_strings(
-        np.array([c & 1 for c in range(8)], bool), np.array([c >> 1 & 1 for c in range(8)], bool),
-        np.array([c >> 2 & 1 for c in range(8)], bool))
+    designation_code = firms_mod.designation_codes(little_giant, champion, high_tech)
+    designation_labels = np.asarray(firms_mod.DESIGNATION_LABELS, dtype=object)
 
     # Panel: exits, then back-cast earlier years.
     last = panel.last_years(rng, n_firms, founded, years)

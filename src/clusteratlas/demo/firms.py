@@ -150,12 +150,22 @@ def draw_designations(rng: np.random.Generator, employment: np.ndarray, tech: np
     return little_giant, champion, high_tech
 
 
+def designation_codes(little_giant: np.ndarray, champion: np.ndarray,
+                      high_tech: np.ndarray) -> np.ndarray:
+    """The three flags packed into one small integer per establishment (index of DESIGNATION_LABELS)."""
+    return (little_giant.astype(np.int8) | champion.astype(np.int8) << 1
+            | high_tech.astype(np.int8) << 2)
+
+
+#: Designation text of each packed code: semicolon-separated names in a fixed order, '' for none.
+DESIGNATION_LABELS: tuple[str, ...] = tuple(
+    ";".join(name for bit, name in enumerate(_DESIGNATION_NAMES) if code >> bit & 1)
+    for code in range(8)
+)
+
+
 def designation_strings(little_giant: np.ndarray, champion: np.ndarray,
                         high_tech: np.ndarray) -> np.ndarray:
     """Semicolon-separated designation text per establishment ('' when none), as in the schema."""
-    labels = []
-    for code in range(8):  # all combinations of the three flags
-        parts = [name for bit, name in enumerate(_DESIGNATION_NAMES) if code >> bit & 1]
-        labels.append(";".join(parts))
-    code = little_giant.astype(np.int8) | champion.astype(np.int8) << 1 | high_tech.astype(np.int8) << 2
-    return np.asarray(labels, dtype=object)[code]
+    labels = np.asarray(DESIGNATION_LABELS, dtype=object)
+    return labels[designation_codes(little_giant, champion, high_tech)]
