@@ -181,3 +181,11 @@ def test_gbk_text_that_starts_after_the_sample_is_still_read_as_gbk(tmp_path: Pa
     assert info.encoding == "gb18030"
     assert frame["_malformed"].isna().all()
     assert frame["name"].iloc[-1] == "苏州华新电子有限公司"
+
+
+def test_awkward_header_names(write) -> None:
+    text = 'est_id,year,industry,"say ""hi""",a b\nE1,2022,C1,x,y\nE2,2022,C1,x,y,z\n'
+    frame, info = read_raw(write("q.csv", text))
+    assert info.columns == ["est_id", "year", "industry", 'say "hi"', "a b"]
+    assert frame['say "hi"'].tolist()[0] == "x"
+    assert frame["_malformed"].notna().tolist() == [False, True]

@@ -180,6 +180,11 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
     return con.execute(sql).fetchall()[0][0]
 
 
+def _qi(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -242,7 +247,7 @@ def _sample_is_ascii(path: Path) -> bool:
 
 
 def _has_invalid_utf8(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    sql = f"SELECT count(*) FROM \"{relation}_rej\" WHERE error_type = 'INVALID ENCODING'"
+    sql = f"SELECT count(*) FROM \"{relation}_rej\" WHERE bad_encoding"
     return bool(scalar(con, sql))
 
 
@@ -284,7 +289,8 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
     # one rejected record may produce several errors; keep one row per line
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{relation}_rej" AS '
-        f"SELECT line, any_value(csv_line) AS csv_line, any_value(error_type) AS error_type "
+        f"SELECT line, any_value(csv_line) AS csv_line, "
+        f"bool_or(error_type = 'INVALID ENCODING') AS bad_encoding "
         f'FROM "{rej}" GROUP BY line ORDER BY line'
     )
     n_rej = scalar(con, f'SELECT count(*) FROM "{relation}_rej"')
@@ -294,8 +300,8 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
             f"{path.name}: no record matches the header's {len(columns)} fields "
             f"(delimiter {delimiter!r}); is this a delimited table?"
         )
-    cols = ", ".join(f'"{c}"' for c in columns)
-    nulls = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns)
+    cols = ", ".join(_qi(c) for c in columns)
+    nulls = ", ".join(f"NULL::VARCHAR AS {_qi(c)}" for c in columns)
     if n_rej == 0:
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{relation}" AS SELECT rowid + 1 AS {ROW}, '
@@ -314,7 +320,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{relation}" AS '
             f"SELECT g.rowid + 1 + coalesce(a.k, 0) AS {ROW}, NULL::VARCHAR AS {MALFORMED}, "
-            + ", ".join(f'g."{c}"' for c in columns)
+            + ", ".join(f"g.{_qi(c)}" for c in columns)
             + f' FROM "{relation}_0" g ASOF LEFT JOIN "{relation}_adj" a ON g.rowid >= a.good_before '
             f"UNION ALL SELECT line - 1 AS {ROW}, csv_line AS {MALFORMED}, {nulls} "
             f'FROM "{relation}_rej" ORDER BY {ROW}'
@@ -328,7 +334,7 @@ def _rename_reserved(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     for i, c in enumerate(columns):
         if c.lower() in ("rowid", ROW, MALFORMED):
             new = f"{c}_source"
-            con.execute(f'ALTER TABLE "{table}" RENAME COLUMN "{c}" TO "{new}"')
+            con.execute(f'ALTER TABLE "{table}" RENAME COLUMN {_qi(c)} TO {_qi(new)}')
             columns[i] = new
     return columns
 
@@ -350,7 +356,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> 
     try:
         columns = [r[0] for r in con.sql(
             f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()]
-        casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
+        casts = ", ".join(f"CAST({_qi(c)} AS VARCHAR) AS {_qi(c)}" for c in columns)
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{relation}_0" AS SELECT {casts} '
             f"FROM read_parquet({_sql_str(str(path))})"
