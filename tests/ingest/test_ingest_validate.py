@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import pandas as pd
 import pytest
@@ -200,7 +202,7 @@ def test_locate_step_fills_centroids_and_quarantines_the_unresolved() -> None:
 VALUES = {
     "est_id": st.sampled_from(["A", "B", "C", "", "Ｄ"]),
     "year": st.sampled_from(["2021", "2022", "", "20２2", "2022年", "x", "2022.0", "2022.5"]),
-    "industry": st.sampled_from(["C1", "C2", "", "X", " C1 "]),
+    "industry": st.sampled_from(["C1", "C2", "", "X", " C1 ", "Z"]),
     "lon": st.sampled_from(["120.5", "31.2", "", "0", "200", "-181", "１２０", "abc"]),
     "lat": st.sampled_from(["31.2", "120.5", "", "0", "95", "NA"]),
     "employment": st.sampled_from(["5", "-1", "1,200", "", "五", "1e3", "nan", "inf"]),
@@ -219,6 +221,11 @@ def test_ledger_counts_add_up(rows: list[dict[str, str]], repeat: list[int],
     raw["_malformed"] = pd.array([("line" if f else None) for f in flags], dtype="string")
     result = validate(raw, valid_industries=["C1", "C2", "X"])
     n = len(raw)
+    # an independent, row-by-row Python statement of the same rules gives the same verdicts
+    expected = reference_verdicts(raw, valid_industries={"C1", "C2", "X"})
+    got = {int(r.row): (r.status, r.reason, _fixes_in(r.detail) if r.status == "corrected" else set())
+           for r in result.ledger.itertuples()}
+    assert {i: v for i, v in expected.items() if v[0] != "accepted"} == got
     assert result.accepted + result.corrected + result.quarantined == n == result.rows_read
     assert len(result.clean) == result.accepted + result.corrected
     assert len(result.ledger) == result.corrected + result.quarantined
@@ -251,3 +258,111 @@ def test_numbers_agree_with_pandas_to_numeric() -> None:
     assert np.allclose(result.clean["output"].to_numpy(dtype=float), expected[[r - 1 for r in clean_rows]],
                        rtol=1e-12)
     assert set(clean_rows) == {i + 1 for i in np.flatnonzero(ok.to_numpy())}
+
+
+# -- a plain-Python reference of the rules, for the property test --------------------------------
+_WS = " \t\r\n\u3000\u00a0"
+_MARKERS = {"", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "nan", "NaN", "-", "--", "—",
+            "——", "/"}
+_DIGITS = str.maketrans("０１２３４５６７８９．，－＋", "0123456789.,-+")
+_CODE = str.maketrans("０１２３４５６７８９．，－＋ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+                      "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ",
+                      "0123456789.,-+ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+_DATE = re.compile(r"[0-9]{4}\s*年.*|[0-9]{4}[-/.][0-9]{1,2}([-/.][0-9]{1,2})?([ T].*)?"
+                   r"|(1[89]|20)[0-9]{2}(0[1-9]|1[0-2])[0-3][0-9]")
+
+
+def _text(value: object) -> str | None:
+    if value is None or value is pd.NA:
+        return None
+    text = str(value).strip(_WS)
+    return None if text in _MARKERS else text
+
+
+def _number(value: object, integer: bool) -> tuple[float | None, bool, list[str]]:
+    """(value, bad, fixes) as the rules read one numeric cell."""
+    text = _text(value)
+    if text is None:
+        return None, False, []
+    folded = text.translate(_DIGITS)
+    fixes = ["full_width_digits"] if folded != text else []
+    number = None
+    if "_" not in folded:
+        try:
+            number = float(folded)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        if _THOUSANDS.fullmatch(folded):
+            number, fixes = float(folded.replace(",", "")), [*fixes, "thousands_separator"]
+        elif integer and _DATE.fullmatch(folded):
+            number, fixes = float(folded[:4]), [*fixes, "year_from_date"]
+    bad = number is None or not math.isfinite(number) or (integer and number != round(number))
+    return (None if bad else number), bad, fixes
+
+
+def _fixes_in(detail: str) -> set[str]:
+    """The corrections a ledger detail reports."""
+    phrases = {"full-width": "full_width_digits", "thousands separators": "thousands_separator",
+               "year taken from date": "year_from_date", "exchanged": "swapped_lat_lon"}
+    return {reason for phrase, reason in phrases.items() if phrase in detail}
+
+
+def reference_verdicts(raw: pd.DataFrame,
+                       valid_industries: set[str]) -> dict[int, tuple[str, str, set[str]]]:
+    """(status, reason, corrections) of every row, by the rules stated row by row."""
+    verdicts: dict[int, tuple[str, str, set[str]]] = {}
+    survivors: list[tuple[int, tuple[object, ...]]] = []
+    for i, rec in enumerate(raw.to_dict("records"), start=1):
+        if rec.get("_malformed") is not None and rec.get("_malformed") is not pd.NA:
+            verdicts[i] = ("quarantined", "malformed_row", set())
+            continue
+        est_id, industry = _text(rec["est_id"]), _text(rec["industry"])
+        fixes: list[str] = []
+        if est_id is not None and not est_id.isascii() and re.fullmatch(
+                r"[0-9A-Za-z.\-０-９Ａ-Ｚａ-ｚ．－]+", est_id):
+            est_id, fixes = est_id.translate(_CODE), ["full_width_digits"]
+        year, bad_year, f = _number(rec["year"], True)
+        fixes += f
+        cols = {}
+        bad = {}
+        for name in ("lon", "lat", "employment", "output"):
+            cols[name], bad[name], f = _number(rec[name], False)
+            fixes += f
+        lon, lat = cols["lon"], cols["lat"]
+        if lon is not None and lat is not None and 90 < abs(lat) <= 180 and abs(lon) <= 90:
+            lon, lat = lat, lon
+            fixes.append("swapped_lat_lon")
+        if est_id is None or _text(rec["year"]) is None or industry is None:
+            reason = "missing_required"
+        elif bad_year or any(bad.values()):
+            reason = "unparsable_number"
+        elif any(cols[c] is not None and cols[c] < 0 for c in ("employment", "output")):
+            reason = "negative_value"
+        elif (lon is None) != (lat is None):
+            reason = "incomplete_coordinates"
+        elif lon is not None and (abs(lon) > 180 or abs(lat) > 90 or (lon == 0 and lat == 0)):
+            reason = "coordinates_out_of_range"
+        elif industry not in valid_industries:
+            reason = "unknown_industry"
+        else:
+            reason = None
+        if reason is not None:
+            verdicts[i] = ("quarantined", reason, set())
+            continue
+        verdicts[i] = ("corrected", fixes[0], set(fixes)) if fixes else ("accepted", "", set())
+        survivors.append((i, (est_id, year, industry, lon, lat, cols["employment"], cols["output"])))
+    first_of: dict[tuple[object, ...], int] = {}
+    by_key: dict[tuple[object, ...], list[int]] = {}
+    for i, values in survivors:
+        if values in first_of:
+            verdicts[i] = ("quarantined", "exact_duplicate", set())
+            continue
+        first_of[values] = i
+        by_key.setdefault(values[:2], []).append(i)
+    for rows in by_key.values():
+        if len(rows) > 1:
+            for i in rows:
+                verdicts[i] = ("quarantined", "duplicate_conflict", set())
+    return verdicts
