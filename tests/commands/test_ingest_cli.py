@@ -125,8 +125,8 @@ def test_rows_without_coordinates_are_located_from_the_gazetteer(tmp_path: Path)
     for est, code in (("A", "320505"), ("B", "320506"), ("C", "320904")):
         assert (table.loc[est, "lon"], table.loc[est, "lat"]) == (seats.loc[code, "lon"], seats.loc[code, "lat"])
         assert table.loc[est, "location_approx"]
-    assert table.loc["C", "region_code"] == "320982"  # the user's code is kept; the note names 320904
-    assert "大丰区 (320904)" in ledger.loc[3, "detail"]
+    assert table.loc["C", "region_code"] == "320904"  # former code mapped forward, with a note
+    assert "320982" in ledger.loc[3, "detail"] and "320904" in ledger.loc[3, "detail"]
     assert ledger.loc[1, "reason"] == "located_approx" and ledger.loc[1, "status"] == "corrected"
     assert ledger.loc[4, "reason"] == ledger.loc[5, "reason"] == "unresolved_location"
     assert "ambiguous" in ledger.loc[5, "detail"]

@@ -39,13 +39,13 @@ def _codes_file(path: Path | None) -> list[str] | None:
 
 
 def gazetteer_locate(rows: pd.DataFrame) -> pd.DataFrame:
-    """A ``locate`` step (see :data:`clusteratlas.ingest.validate.Locate`) backed by the gazetteer.
+    """A ``locate`` step (see :data:`clusteratlas.ingest.validate.Locate`) backed by
+    :func:`clusteratlas.geo.locate`.
 
-    Each row's ``region_code`` is resolved with :func:`clusteratlas.geo.resolve` (which also knows
-    former codes); when that fails, its ``address``. A resolved row gets the lon/lat of its
-    region's seat point from :func:`clusteratlas.geo.regions`; an unresolved or ambiguous one gets
-    none, with a note saying why. It lives in the command layer because ingest and store come
-    before geo in the pipeline and may not import it.
+    A row's ``region_code`` is taken if current, mapped forward if former (320982 -> 320904), or,
+    without a code, its ``address`` is resolved; the row then gets its region's seat point. Rows
+    geo cannot place get no coordinates and geo's reason as the note. It lives in the command layer
+    because ingest and store come before geo in the pipeline and may not import it.
 
     Parameters
     ----------
@@ -55,40 +55,29 @@ def gazetteer_locate(rows: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``_row``, ``lon``, ``lat``, ``region_code`` (the resolved current code), ``note``.
+        ``_row``, ``lon``, ``lat``, ``region_code`` (current code), ``note``.
     """
-    from clusteratlas.geo import regions, resolve
+    from clusteratlas.geo import locate
 
-    seats = regions()[["region_code", "lon", "lat"]]
-    out = pd.DataFrame({"_row": rows["_row"].to_numpy()})
-    for col in ("lon", "lat"):
-        out[col] = pd.array([None] * len(out), dtype="Float64")
-    for col in ("region_code", "note"):
-        out[col] = pd.array([None] * len(out), dtype="string")
-    for source in ("region_code", "address"):
-        if source not in rows.columns:
-            continue
-        query = rows[source].astype("string").reset_index(drop=True)
-        todo = out["lon"].isna() & query.notna()
-        if not todo.any():
-            continue
-        unique = pd.Series(query[todo].unique(), dtype="string")
-        found = resolve(unique).reset_index(drop=True)
-        found["query"] = unique.to_numpy()
-        found = found.merge(seats, on="region_code", how="left")
-        hit = query[todo].to_frame("query").reset_index().merge(found, on="query", how="left")
-        hit = hit.set_index("index")
-        ok = hit["lon"].notna()
-        why = ("ambiguous " + source + " (" + hit["candidates"].astype("string") + ")").where(
-            hit["candidates"].notna(), f"{source} not in the gazetteer")
-        ok_note = (hit["method"].astype("string") + " match " + hit["matched_name"].astype("string")
-                   + " (" + hit["region_code"].astype("string") + ") from " + source)
-        idx = hit.index
-        out.loc[idx, "note"] = ok_note.where(ok, why).to_numpy()
-        out.loc[idx[ok.to_numpy()], "lon"] = hit.loc[ok, "lon"].to_numpy()
-        out.loc[idx[ok.to_numpy()], "lat"] = hit.loc[ok, "lat"].to_numpy()
-        out.loc[idx[ok.to_numpy()], "region_code"] = hit.loc[ok, "region_code"].to_numpy()
-    return out
+    result = locate(rows[["_row", "region_code", "address"]])
+    found = result.table
+    placed = pd.DataFrame({
+        "_row": found["_row"].to_numpy(),
+        "lon": pd.array(found["lon"], dtype="Float64"),
+        "lat": pd.array(found["lat"], dtype="Float64"),
+        "region_code": pd.array(found["region_code"], dtype="string"),
+        "note": pd.array(found["locate_note"].fillna("current code " + found["region_code"]),
+                         dtype="string"),
+    })
+    missed = result.quarantine
+    unplaced = pd.DataFrame({
+        "_row": missed["_row"].to_numpy(),
+        "lon": pd.array([None] * len(missed), dtype="Float64"),
+        "lat": pd.array([None] * len(missed), dtype="Float64"),
+        "region_code": pd.array([None] * len(missed), dtype="string"),
+        "note": pd.array(missed["reason"], dtype="string"),
+    })
+    return pd.concat([placed, unplaced], ignore_index=True)
 
 
 def _counts_table(title: str, counts: pd.DataFrame) -> RichTable:

@@ -84,7 +84,8 @@ _HALF_DIGITS = "0123456789.,-+"
 LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
 
 # A locate step takes rows without coordinates (columns _row, region_code, address) and returns
-# _row, lon, lat (missing when it could not place the row), and optionally region_code and note.
+# _row, lon, lat (missing when it could not place the row), and optionally region_code (the code
+# the coordinates belong to; it replaces the row's code) and note (why, for the ledger).
 Locate = Callable[[pd.DataFrame], pd.DataFrame]
 
 
@@ -560,7 +561,8 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate,
           lat = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lat END,
           location_approx = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN true
                                  ELSE p.location_approx END,
-          region_code = coalesce(p.region_code, o.region_code),
+          region_code = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL
+                             THEN coalesce(o.region_code, p.region_code) ELSE p.region_code END,
           status = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN 'corrected' ELSE 'quarantined' END,
           reason = CASE WHEN o.lon IS NULL OR o.lat IS NULL THEN 'unresolved_location'
                         WHEN p.status = 'corrected' THEN p.reason ELSE 'located_approx' END,
