@@ -14,7 +14,7 @@ from clusteratlas.ingest import QUARANTINE_REASONS, read_table, validate
 from clusteratlas.ingest.sample import SAMPLE_ESTABLISHMENTS
 
 GOOD = {"est_id": "E1", "year": "2022", "industry": "C3971", "region_code": "320505",
-        "lon": "120.61", "lat": "31.30", "employment": "120", "output": "5000.5", "exports": "",
+        "lon": "120.61", "lat": "31.30", "employment": "120", "output": "5000.5", "exports": "80",
         "founded": "2008"}
 
 
