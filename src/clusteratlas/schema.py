@@ -174,8 +174,8 @@ PLANTED_CLUSTERS = Table(
         "cities), sme_featured (SME featured clusters in small and medium cities), colocated_pair "
         "(two industries planted at the same sites; both rows share cluster_id), innovation_hub "
         "(GII 2023 Chinese S&T clusters; industry empty, they hold patents and publications), "
-        "dispersed (control industries placed like the common background; no site). Industries "
-        "not listed follow the same background and are not clustered either."
+        "dispersed (control industries on sites copied from random establishments; no site). "
+        "Industries not listed follow the common background and are not clustered either."
     ),
     columns=(
         Column("cluster_id", "string", True,

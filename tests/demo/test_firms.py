@@ -110,3 +110,17 @@ def test_founding_years_are_plausible() -> None:
     assert np.median(2022 - founded) < 12
     big, small = emp >= 1000, emp <= 5
     assert (2022 - founded[big]).mean() > (2022 - founded[small]).mean()
+
+
+@pytest.mark.parametrize("n", [50_000, 1_000_000])
+def test_scaled_size_law_keeps_the_census_mean_and_the_largest_plant_share(n: int) -> None:
+    law = firms.size_law(n)
+    assert law.expected(1.0)[0] == pytest.approx(firms.CENSUS_MEAN_EMPLOYMENT, rel=1e-6)
+    # The largest plant's share of all employment is China's (300,000 of 104.7 million).
+    share = law.cap / (n * firms.CENSUS_MEAN_EMPLOYMENT)
+    assert share == pytest.approx(300_000 / 104.713e6, rel=0.01)
+    # The exact mean agrees with a simulation of the same law.
+    rng = np.random.default_rng(5)
+    emp = law.draw(rng, np.ones(300_000))
+    assert emp.max() <= law.cap
+    assert abs(emp.mean() - law.expected(1.0)[0]) / law.expected(1.0)[0] < 0.1

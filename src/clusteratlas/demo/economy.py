@@ -23,6 +23,8 @@ from clusteratlas.errors import InputError
 
 #: Establishments alive in the latest year, by scale.
 SCALES: dict[str, int] = {"small": 50_000, "default": 200_000, "large": 1_000_000}
+#: Distance (sd, km) between a dispersed control and the establishment whose site it copies.
+CONTROL_JITTER_KM = 0.3
 #: Documents per establishment (patents, publications) in the latest-year economy.
 PATENTS_PER_ESTABLISHMENT = 0.25
 PUBLICATIONS_PER_ESTABLISHMENT = 0.20
@@ -196,11 +198,20 @@ def generate(scale: str = "small", seed: int = 0, regions: pd.DataFrame | None =
         return np.where(np.isnan(v), default, v)
 
     size_scale = ind["size_scale"].to_numpy()[firm_ind] * comp_value("size_boost", 1.0)
-    employment = firms_mod.draw_employment(rng, size_scale)
+    employment = firms_mod.size_law(n_gen).draw(rng, size_scale)
     productivity = ind["productivity"].to_numpy()[firm_ind] * comp_value("productivity_boost", 1.0)
     output = firms_mod.draw_output(rng, employment, productivity)
     exports = firms_mod.draw_exports(rng, output, ind["export_rate"].to_numpy()[firm_ind],
                                      ind["export_intensity"].to_numpy()[firm_ind])
+    # Dispersed controls take the location of a randomly drawn other establishment (plus a few
+    # hundred metres): exactly the null of the K-density (sites of all establishments) and, up to
+    # plant sizes, of the EG index, so they have no concentration of their own.
+    control = ~has_comp & np.isin(firm_ind, np.flatnonzero(
+        ind["industry"].isin(planted.DISPERSED_INDUSTRIES).to_numpy()))
+    donors = rng.choice(np.flatnonzero(~control), int(control.sum()))
+    firm_county[control] = firm_county[donors]
+    firm_lon[control], firm_lat[control] = places.scatter(
+        rng, firm_lon[donors], firm_lat[donors], np.full(donors.size, CONTROL_JITTER_KM))
     founded = firms_mod.draw_founded(rng, employment, years[-1])
     tech = ind["tech"].to_numpy()[firm_ind]
     kind = comp["kind"].to_numpy(dtype=object)

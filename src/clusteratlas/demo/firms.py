@@ -9,7 +9,8 @@ Calibration (sources in ``demo/README.md``):
   exponent at 2.0–2.5 (Heinrich & Dai 2016), i.e. a tail exponent of 1.0–1.5; Zipf's ``alpha = 1``
   is the usual benchmark (Axtell 2001). ``s0 = 7`` gives a mean of 31.4 persons, close to the mean size of
   a Chinese manufacturing legal unit in the 2018 economic census (104.7 million persons in 3.27
-  million units).
+  million units). A demo economy is a scale model of that: :func:`size_law` caps plant size so the
+  largest plant's share of employment is China's, and re-solves ``s0`` so the mean stays 32.0.
 - Designations are drawn as exact counts at national rates per manufacturing unit: specialised,
   refined, distinctive and innovative "little giants" 8,997 (four MIIT batches to September 2022),
   of which about 88 % are manufacturers; manufacturing single champions 848 (September 2022); both over
@@ -20,6 +21,8 @@ Calibration (sources in ``demo/README.md``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: Tail exponent of the firm-size distribution (P(S > s) ~ s^-alpha).
@@ -28,6 +31,12 @@ SIZE_ALPHA = 1.2
 SIZE_S0 = 7.0
 #: Largest plant (persons); the largest Chinese manufacturing plants employ a few hundred thousand.
 SIZE_CAP = 300_000.0
+
+#: Mean persons per manufacturing unit, 2018 census: 104.713 million / 3.270 million.
+CENSUS_MEAN_EMPLOYMENT = 104.713e6 / 3.270e6
+#: Share of manufacturing employment in the largest plant (a few hundred thousand persons of
+#: 104.7 million); a scaled-down demo economy keeps this share, not the absolute size.
+LARGEST_PLANT_SHARE = SIZE_CAP / 104.713e6
 
 #: Designations per manufacturing unit (see module docstring).
 LITTLE_GIANT_RATE = 8_997 * 0.88 / 3_270_000
@@ -41,23 +50,63 @@ SINGLE_CHAMPION_IN_CLUSTERS = 170 / 848
 _DESIGNATION_NAMES = ("little_giant", "single_champion", "high_tech")
 
 
-def draw_employment(rng: np.random.Generator, size_scale: np.ndarray) -> np.ndarray:
-    """Persons employed, one draw per establishment, from the Lomax law scaled by ``size_scale``.
+@dataclass(frozen=True)
+class SizeLaw:
+    """The firm-size law: ``P(S > s) = (1 + (s - 1)/(s0 * scale))^-alpha``, floored, capped."""
 
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-    size_scale : ndarray of float
-        Multiplier of ``SIZE_S0`` per establishment (division profile times cluster boost).
+    s0: float = SIZE_S0
+    cap: float = SIZE_CAP
+    alpha: float = SIZE_ALPHA
 
-    Returns
-    -------
-    ndarray of float
-        Whole numbers >= 1, capped at ``SIZE_CAP``.
+    def draw(self, rng: np.random.Generator, size_scale: np.ndarray) -> np.ndarray:
+        """Persons employed, one draw per establishment (whole numbers in [1, cap])."""
+        u = rng.random(size_scale.shape[0])
+        draw = 1.0 + self.s0 * size_scale * ((1.0 - u) ** (-1.0 / self.alpha) - 1.0)
+        return np.minimum(np.floor(draw), self.cap)
+
+    def expected(self, size_scale: np.ndarray | float) -> np.ndarray:
+        """Mean of :meth:`draw` for each size scale, exactly.
+
+        ``E[X] = sum_{k>=1} P(X >= k) = 1 + sum_{k=2}^{cap} (1 + (k - 1)/(s0 scale))^-alpha``: the
+        floor and the cap make the mean grow less than proportionally with the scale.
+        """
+        scales = np.atleast_1d(np.asarray(size_scale, dtype=float))
+        uniq, inverse = np.unique(scales, return_inverse=True)
+        k = np.arange(2, int(self.cap) + 1, dtype=float)
+        means = np.array([1.0 + np.sum((1.0 + (k - 1.0) / (self.s0 * u)) ** -self.alpha)
+                          for u in uniq])
+        return means[inverse].reshape(scales.shape)
+
+
+def size_law(n_establishments: int) -> SizeLaw:
+    """The size law of an economy of ``n_establishments``, scaled down from China's.
+
+    A demo economy is a scale model: with 50,000 plants a 300,000-person plant would employ a fifth
+    of everyone. The cap keeps the largest plant's share of employment as in the whole country
+    (``LARGEST_PLANT_SHARE``), and ``s0`` is then solved so the mean stays at the census mean of
+    32.0 persons. The tail exponent is unchanged.
     """
-    u = rng.random(size_scale.shape[0])
-    draw = 1.0 + SIZE_S0 * size_scale * ((1.0 - u) ** (-1.0 / SIZE_ALPHA) - 1.0)
-    return np.minimum(np.floor(draw), SIZE_CAP)
+    cap = float(max(1_000, round(LARGEST_PLANT_SHARE * CENSUS_MEAN_EMPLOYMENT * n_establishments)))
+    lo, hi = 1.0, 50.0
+    for _ in range(40):  # bisection on a monotone closed form
+        mid = 0.5 * (lo + hi)
+        if SizeLaw(mid, cap).expected(1.0)[0] < CENSUS_MEAN_EMPLOYMENT:
+            lo = mid
+        else:
+            hi = mid
+    return SizeLaw(0.5 * (lo + hi), cap)
+
+
+def draw_employment(rng: np.random.Generator, size_scale: np.ndarray,
+                    law: SizeLaw | None = None) -> np.ndarray:
+    """Persons employed, one draw per establishment, from ``law`` (default: China's, uncapped
+    below 300,000) scaled by ``size_scale`` (division profile times cluster boost)."""
+    return (law or SizeLaw()).draw(rng, size_scale)
+
+
+def expected_employment(size_scale: np.ndarray | float, law: SizeLaw | None = None) -> np.ndarray:
+    """Mean of :func:`draw_employment` for each size scale (see :meth:`SizeLaw.expected`)."""
+    return (law or SizeLaw()).expected(size_scale)
 
 
 def draw_output(rng: np.random.Generator, employment: np.ndarray, productivity: np.ndarray,

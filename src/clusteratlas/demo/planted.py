@@ -23,9 +23,9 @@ Five kinds of planted structure, each a set of *components* (one industry at one
 ``dispersed``
     Controls with no planted concentration: market-oriented industries (concrete products,
     printing, soft drinks, bakeries — among the least localised industries in Ellison & Glaeser
-    1997 and Duranton & Overman 2005) placed exactly like the common background, so that neither
-    an index relative to aggregate manufacturing (EG) nor a test against all sites (K-density)
-    should flag them beyond its nominal false-positive rate.
+    1997 and Duranton & Overman 2005) whose establishments copy the sites of randomly drawn other
+    establishments, so that neither an index relative to aggregate manufacturing (EG) nor a test
+    against all sites (K-density) should flag them beyond its nominal false-positive rate.
 
 Every industry not named in the truth follows the same common background (population tilted by
 macro-region to manufacturing's real geography), so it has no industry-specific concentration
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusteratlas.demo import firms
 from clusteratlas.demo.industries import read_data
 from clusteratlas.demo.places import haversine_km
 from clusteratlas.errors import ClusterAtlasError
@@ -53,6 +54,8 @@ SME_OUTPUT_SHARE = 2.5 / 137.9
 #: firms are larger and more productive, the agglomeration premium).
 NATIONAL_SIZE_BOOST = 1.5
 NATIONAL_PRODUCTIVITY_BOOST = 1.3
+#: Size scale of SME featured cluster plants (our assumption: small and medium enterprises).
+SME_SIZE_BOOST = 0.6
 #: Most of an industry that may be planted in clusters; the rest is background.
 MAX_PLANTED_SHARE = 0.6
 #: Spread (sd, km) of a planted national cluster around its host city; a multi-city cluster's sites
@@ -238,6 +241,16 @@ def innovation_hubs(regions: pd.DataFrame, counties: pd.DataFrame, resolve: Reso
     return rows
 
 
+def _group_sum(keys: pd.Series, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over rows sharing a key, broadcast back to the rows."""
+    return pd.Series(values).groupby(keys.to_numpy()).transform("sum").to_numpy(dtype=float)
+
+
+def _group_any(keys: pd.Series, flags: np.ndarray) -> np.ndarray:
+    """Whether any row sharing a key is flagged, broadcast back to the rows."""
+    return pd.Series(flags).groupby(keys.to_numpy()).transform("any").to_numpy(dtype=bool)
+
+
 def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame,
          industry_counts: pd.Series, scale: str, rng: np.random.Generator,
          resolve: Resolver) -> Plan:
@@ -259,7 +272,18 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
     """
     notes: list[str] = []
     total = float(industry_counts.sum())
-    prod = industries.set_index("industry")["productivity"]
+    law = firms.size_law(int(total))
+    # Expected output per establishment: mean size (exact for the size law and the division's size
+    # scale, times a size boost) times productivity (times a productivity boost).
+    by_ind = industries.set_index("industry")
+
+    def expected_output(inds: object, size_boost: float = 1.0, prod_boost: float = 1.0) -> np.ndarray:
+        rows = by_ind.reindex(inds)
+        size = law.expected(rows["size_scale"].to_numpy(dtype=float) * size_boost)
+        return size * rows["productivity"].to_numpy(dtype=float) * prod_boost
+
+    mean_output = np.average(expected_output(industry_counts.index),
+                             weights=industry_counts.to_numpy())
     rows = national_clusters(regions, counties, resolve)
     used_prefectures = {r["region_code"] for r in rows}
     used_counties: set[int] = set()
@@ -268,17 +292,32 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
     # NATIONAL_OUTPUT_SHARE of output given their size and productivity boosts.
     nat = pd.DataFrame(rows)
     raw = rng.uniform(0.6, 1.4, len(nat))
-    rel_output = prod.reindex(nat["industry"]).to_numpy() / np.average(
-        prod.reindex(industry_counts.index).to_numpy(), weights=industry_counts.to_numpy())
-    per_unit = industry_counts.reindex(nat["industry"]).to_numpy() * raw * rel_output
-    boost = NATIONAL_SIZE_BOOST * NATIONAL_PRODUCTIVITY_BOOST
-    nat["strength"] = raw * NATIONAL_OUTPUT_SHARE * total / boost / per_unit.sum()
-    planted_share = nat.groupby("industry")["strength"].transform("sum")
-    over = planted_share > MAX_PLANTED_SHARE
-    nat.loc[over, "strength"] *= MAX_PLANTED_SHARE / planted_share[over]
-    if over.any():
-        notes.append(f"{int(over.sum())} national components capped so no industry has more than "
-                     f"{MAX_PLANTED_SHARE:.0%} of its establishments planted")
+    # Component c gets n_c = K raw_c establishments, each expected to produce o_c; K is set so that
+    # sum_c n_c o_c is the target share of the economy's expected output (total * mean_output).
+    o_c = expected_output(nat["industry"], NATIONAL_SIZE_BOOST, NATIONAL_PRODUCTIVITY_BOOST)
+    n_i = industry_counts.reindex(nat["industry"]).to_numpy(dtype=float)
+    target = NATIONAL_OUTPUT_SHARE * total * mean_output
+    # No industry may have more than MAX_PLANTED_SHARE of its establishments planted; the output a
+    # capped industry cannot take is spread over the others (a few rounds of water-filling).
+    weight = raw.copy()
+    capped = np.zeros(len(nat), dtype=bool)
+    for _ in range(10):  # rounds over components, not establishments
+        free = ~capped
+        fixed = np.sum((n_i * MAX_PLANTED_SHARE * weight / _group_sum(nat["industry"], weight))
+                       [capped] * o_c[capped]) if capped.any() else 0.0
+        k = (target - fixed) / np.sum(weight[free] * o_c[free])
+        strength = np.where(capped, 0.0, k * weight / n_i)
+        share = _group_sum(nat["industry"], np.where(capped, 0.0, strength))
+        newly = free & (share > MAX_PLANTED_SHARE)
+        if not newly.any():
+            break
+        capped |= _group_any(nat["industry"], newly)
+    cap_strength = MAX_PLANTED_SHARE * weight / _group_sum(nat["industry"], weight)
+    nat["strength"] = np.where(capped, cap_strength, strength)
+    if capped.any():
+        notes.append(f"{int(capped.sum())} national components in industries too small for their "
+                     f"share hold {MAX_PLANTED_SHARE:.0%} of the industry; the rest of the output "
+                     "target went to the other components")
     nat["size_boost"] = NATIONAL_SIZE_BOOST
     nat["productivity_boost"] = NATIONAL_PRODUCTIVITY_BOOST
     nat["export_growth"] = np.nan
@@ -294,10 +333,10 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
     sme_ind = rng.choice(np.array(SME_INDUSTRIES, dtype=object), size=chosen.size)
     sme_counts = industry_counts.reindex(sme_ind).to_numpy(dtype=float)
     raw = rng.uniform(0.6, 1.4, chosen.size)
-    # SME firms are ordinary-sized and ordinarily productive: establishments ~ output share.
-    sme_rel = prod.reindex(sme_ind).to_numpy() / np.average(
-        prod.reindex(industry_counts.index).to_numpy(), weights=industry_counts.to_numpy())
-    count_target = SME_OUTPUT_SHARE * total * raw / (raw * sme_rel).sum()
+    # SME clusters are clusters of small and medium enterprises: smaller plants, ordinary
+    # productivity.
+    o_sme = expected_output(sme_ind, SME_SIZE_BOOST)
+    count_target = SME_OUTPUT_SHARE * total * mean_output * raw / np.sum(raw * o_sme)
     sme_rows = []
     for k, (ci, ind) in enumerate(zip(chosen, sme_ind, strict=True), start=1):
         county = counties.iloc[ci]
@@ -316,7 +355,7 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
     sme = pd.DataFrame(sme_rows)
     if len(sme):
         sme["strength"] = count_target / sme_counts
-        sme["size_boost"] = 1.0
+        sme["size_boost"] = SME_SIZE_BOOST
         sme["productivity_boost"] = 1.0
         sme["export_growth"] = SME_EXPORT_GROWTH
         frames.append(sme)
@@ -368,7 +407,7 @@ def plan(regions: pd.DataFrame, counties: pd.DataFrame, industries: pd.DataFrame
         "cluster_id": [f"DISP-{k:02d}" for k in range(1, len(disp) + 1)], "kind": "dispersed",
         "name_zh": disp["name_zh"].to_numpy() + "(分散)",
         "name_en": disp["name_en"].to_numpy() + " (dispersed)", "industry": disp.index.to_numpy(),
-        "strength": 0.0, "source": "synthetic control: follows the common background",
+        "strength": 0.0, "source": "synthetic control: sites copied from random establishments",
         "counties": [np.array([], dtype=np.int64)] * len(disp),
     }))
 
