@@ -1,8 +1,11 @@
 """Pieces of the generator that need no gazetteer: weighted choice within groups, panel back-cast."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clusteratlas.demo import panel
+from clusteratlas.demo.economy import _allocate
 from clusteratlas.demo.innovation import _gravity_destinations, choose_within, ids
 
 
@@ -65,3 +68,27 @@ def test_exit_rate_gives_the_expected_survivors() -> None:
     n = 200_000
     last = panel.last_years(rng, n, np.full(n, 1990), (2020, 2021, 2022), 0.05)
     assert abs((last == 2022).mean() - 0.95**2) < 0.005
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(0, 10_000),
+       weights=st.lists(st.floats(0.01, 100.0), min_size=1, max_size=30))
+def test_allocation_sums_to_the_total_and_stays_within_one_of_proportional(
+        total: int, weights: list[float]) -> None:
+    w = np.asarray(weights)
+    counts = _allocate(total, w)
+    assert counts.sum() == total and (counts >= 0).all()
+    assert np.all(np.abs(counts - total * w / w.sum()) < 1.0 + 1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_groups=st.integers(1, 6), n_items=st.integers(1, 40))
+def test_choose_within_never_leaves_the_group(seed: int, n_groups: int, n_items: int) -> None:
+    rng = np.random.default_rng(seed)
+    item_group = rng.integers(0, n_groups, n_items)
+    weight = rng.random(n_items) + 0.01
+    groups = rng.integers(0, n_groups, 500)
+    pick = choose_within(rng, groups, item_group, weight)
+    has_items = np.isin(groups, item_group)
+    assert (pick[~has_items] == -1).all()
+    assert (item_group[pick[has_items]] == groups[has_items]).all()
