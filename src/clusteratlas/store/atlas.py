@@ -242,6 +242,18 @@ class Atlas:
         except KeyError as exc:
             raise InputError(str(exc.args[0])) from None
         step = progress or (lambda stage, fraction: None)
+        try:
+            return self._load(frame_or_path, spec, mapping, source, valid_industries, regions,
+                              locate, encoding, step)
+        finally:
+            # temporary tables can hold millions of rows; free them whether the load worked or not
+            _drop_temp(self.con)
+
+    def _load(self, frame_or_path: pd.DataFrame | str | os.PathLike[str], spec: schema.Table,
+              mapping: Mapping[str, str] | None, source: str | None,
+              valid_industries: Iterable[object] | None,
+              regions: pd.DataFrame | Iterable[object] | None, locate: Locate | None,
+              encoding: str | None, step: Progress) -> LoadReport:
         con = self.con
         info: SourceInfo | None = None
         if isinstance(frame_or_path, pd.DataFrame):
@@ -268,16 +280,13 @@ class Atlas:
                 f"WHERE t.{LOAD_ID} <> {_lit(load_id)}"
             )
             existing = "_existing"
-        try:
-            out = run_validation(con, "_raw", columns, spec.name, mapping, valid_industries, regions,
-                                 locate, existing=existing, prefix="_v")
-            step("store", 0.0)
-            replaced = bool(scalar(con, f"SELECT count(*) FROM loads WHERE load_id = {_lit(load_id)}"))
-            notes = list(out.notes)
-            self._commit(spec, load_id, source, digest, info, out.clean, out.ledger, out.counts,
-                         out.rows_read, notes)
-        finally:
-            _drop_temp(con)
+        out = run_validation(con, "_raw", columns, spec.name, mapping, valid_industries, regions,
+                             locate, existing=existing, prefix="_v")
+        step("store", 0.0)
+        replaced = bool(scalar(con, f"SELECT count(*) FROM loads WHERE load_id = {_lit(load_id)}"))
+        notes = list(out.notes)
+        self._commit(spec, load_id, source, digest, info, out.clean, out.ledger, out.counts,
+                     out.rows_read, notes)
         step("done", 1.0)
         return LoadReport(load_id=load_id, table=spec.name, source=source, rows_read=out.rows_read,
                           counts=out.counts, replaced=replaced,
