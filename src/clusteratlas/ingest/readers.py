@@ -430,7 +430,9 @@ def read_table(
     Parameters
     ----------
     path : path-like
-        ``.csv``, ``.tsv``/``.tab``/``.txt``, ``.xlsx`` or ``.parquet``.
+        ``.csv``, ``.tsv``/``.tab``/``.txt`` (delimiter sniffed from the header among comma, tab,
+        semicolon and bar), ``.xlsx`` (the first sheet; its first row is the header) or
+        ``.parquet``.
     table : str
         Canonical table the file holds (see :mod:`clusteratlas.schema`).
     mapping : dict, optional
