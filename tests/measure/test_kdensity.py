@@ -250,3 +250,56 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(kd)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("sphere", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sd_path_agrees_with_general_path(sphere: bool, weighted: bool) -> None:
+    rng = np.random.default_rng(SEED)
+    n = 160
+    if sphere:
+        x, y = rng.uniform(105, 120, n), rng.uniform(22, 40, n)
+    else:
+        x, y = rng.uniform(0, 100, n), rng.uniform(0, 100, n)
+    x[:15], y[:15] = x[15:30], y[15:30]  # shared sites: zero distances
+    coords, loc = _coords(x, y, sphere)
+    e = rng.uniform(1, 50, n) if weighted else np.ones(n)
+    rs = np.linspace(0, 900 if sphere else 60, 25)
+    args = (loc, e, coords, sphere, 6371.0088, rs, 0.9)
+    k_gen, h_gen, q25, q75, sd = kern.sample_fast(*args, 0.0, 5000.0, NO_WIN, -1.0)
+    assert (q75 - q25) / 1.34 > sd  # uniform points: the sd sets the bandwidth
+    k_sd, h_sd, *_ = kern.sample_fast_sd(*args, 5000.0, 0.9 * h_gen)
+    assert h_sd == pytest.approx(h_gen, rel=1e-12)
+    np.testing.assert_allclose(k_sd, k_gen, rtol=0, atol=1e-7 * k_gen.max())
+    ref, _ = brute_force(x, y, e if weighted else None, rs, sphere)
+    np.testing.assert_allclose(k_sd, ref, rtol=0, atol=1e-6 * ref.max())
+    # a guess so coarse the grid cannot serve the exact h: the general path answers
+    k_bad, h_bad, *_ = kern.sample_fast_sd(*args, 5000.0, 3.0 * h_gen)
+    assert h_bad == pytest.approx(h_gen, rel=1e-12)
+    np.testing.assert_allclose(k_bad, k_gen, rtol=0, atol=1e-12 * k_gen.max())
+
+
+def test_sd_path_falls_back_when_the_iqr_rules() -> None:
+    rng = np.random.default_rng(SEED)
+    # a tight cluster plus far outliers: heavy-tailed distances, IQR / 1.34 < sd
+    xy = np.vstack([rng.normal(0, 1, (120, 2)), rng.uniform(200, 300, (8, 2))])
+    coords, loc = _coords(xy[:, 0], xy[:, 1], False)
+    rs = np.linspace(0, 10, 21)
+    args = (loc, np.ones(len(xy)), coords, False, 1.0, rs, 0.9)
+    k_gen, h_gen, q25, q75, sd = kern.sample_fast(*args, 0.0, 500.0, NO_WIN, -1.0)
+    assert (q75 - q25) / 1.34 < sd
+    k_sd, h_sd, *_ = kern.sample_fast_sd(*args, 500.0, 0.9 * h_gen)
+    assert h_sd == pytest.approx(h_gen, rel=1e-12)
+    np.testing.assert_allclose(k_sd, k_gen, rtol=0, atol=1e-12 * k_gen.max())
+
+
+def test_asin_series_matches_libm() -> None:
+    x = np.linspace(0.0, 0.5, 2001)
+    for xmax in (0.05, 0.15, 0.3, 0.5):
+        nt = kern._asin_terms(xmax)
+        c = kern._asin_coefs(min(nt, kern.ASIN_TERMS[1]))
+        xs = x[x <= xmax]
+        series = xs * np.polyval(c[:nt][::-1], xs * xs)
+        if nt <= kern.ASIN_TERMS[1]:
+            np.testing.assert_allclose(series, np.arcsin(xs), rtol=2e-15, atol=0)
+    assert kern._asin_terms(0.95) > kern.ASIN_TERMS[1]  # wide samples call math.asin

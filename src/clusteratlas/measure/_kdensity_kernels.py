@@ -281,16 +281,112 @@ def kde_from_moments(mom, delta, h, rs, wtot):
     return out
 
 
+ASIN_TERMS = (12, 20)  # unrolled series lengths; more terms needed: math.asin per pair
+
+
+@numba.njit(cache=True)
+def _asin_terms(xmax: float) -> int:
+    """Terms of the Maclaurin series of asin needed on [0, xmax] for a relative truncation
+    error below 1e-17."""
+    if xmax >= 0.9:
+        return 1000
+    x2 = xmax * xmax
+    c = 1.0  # c_k = (2k)! / (4^k (k!)^2 (2k + 1)), the k-th coefficient
+    k = 0
+    p = 1.0
+    while True:
+        k += 1
+        c = c * (2.0 * k - 1.0) * (2.0 * k - 1.0) / ((2.0 * k) * (2.0 * k + 1.0))
+        p *= x2
+        if c * p / (1.0 - x2) < 1e-17 or k >= 1000:
+            return k
+
+
+@numba.njit(cache=True)
+def _asin_coefs(nterms: int) -> np.ndarray:
+    out = np.zeros(max(nterms, 20))
+    c = 1.0
+    out[0] = 1.0
+    for k in range(1, nterms):
+        c = c * (2.0 * k - 1.0) * (2.0 * k - 1.0) / ((2.0 * k) * (2.0 * k + 1.0))
+        out[k] = c
+    return out
+
+
+@numba.njit(cache=True, fastmath=True)
+def _row_arc12(cx, cy, cz, a, m, two_r, c, drow):
+    xa = cx[a]
+    ya = cy[a]
+    za = cz[a]
+    for b in range(a + 1, m):
+        dx = cx[b] - xa
+        dy = cy[b] - ya
+        dz = cz[b] - za
+        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+        p = (((((((((((c[11] * x2 + c[10]) * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6])
+                   * x2 + c[5]) * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
+        drow[b] = two_r * p * math.sqrt(x2)
+
+
+@numba.njit(cache=True, fastmath=True)
+def _row_arc20(cx, cy, cz, a, m, two_r, c, drow):
+    xa = cx[a]
+    ya = cy[a]
+    za = cz[a]
+    for b in range(a + 1, m):
+        dx = cx[b] - xa
+        dy = cy[b] - ya
+        dz = cz[b] - za
+        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+        p = (((((((((c[19] * x2 + c[18]) * x2 + c[17]) * x2 + c[16]) * x2 + c[15]) * x2 + c[14])
+                 * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
+        p = ((((((((((p * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5])
+                   * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
+        drow[b] = two_r * p * math.sqrt(x2)
+
+
+@numba.njit(cache=True, fastmath=True)
+def _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow):
+    """Distances from location ``a`` to locations ``a+1 .. m-1`` into ``drow``, in loops the
+    compiler vectorises. On the sphere, ``asin`` of the half chord ``x`` is the Horner sum of
+    its Maclaurin series in ``x²`` (12 or 20 terms, whichever ``nterms`` — from
+    :func:`_asin_terms` over the sample's extent — allows: truncation below 1e-17 relative)
+    instead of one libm call per pair; wider samples call ``math.asin``."""
+    if not sphere:
+        xa = cx[a]
+        ya = cy[a]
+        for b in range(a + 1, m):
+            dx = cx[b] - xa
+            dy = cy[b] - ya
+            drow[b] = math.sqrt(dx * dx + dy * dy)
+        return
+    two_r = 2.0 * radius
+    if nterms <= ASIN_TERMS[0]:
+        _row_arc12(cx, cy, cz, a, m, two_r, coefs, drow)
+    elif nterms <= ASIN_TERMS[1]:
+        _row_arc20(cx, cy, cz, a, m, two_r, coefs, drow)
+    else:
+        for b in range(a + 1, m):
+            drow[b] = chord_gc_km_nb(cx[a], cy[a], cz[a], cx[b], cy[b], cz[b], radius)
+
+
 @numba.njit(cache=True, fastmath=True)
 def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, bufm):
     """One pass: exact Σd and Σd² (standard deviation), for each quartile window
     ``win[t] = (lo, hi)`` the establishment pairs below ``lo`` and the distances inside it
     (kept in ``buf[t]`` with multiplicities ``bufm[t]``), and the moment histogram on the grid
     ``delta``. Returns the histogram, the sums, the counts below and kept per window, and
-    whether a buffer overflowed."""
+    whether a buffer overflowed.
+
+    Per row of pairs, the distances, sums, window counts, bin indices and offsets run in
+    branch-free loops the compiler vectorises; the histogram loop has no branch either
+    (distances beyond the grid go to a spare last bin) and keeps the window distances by
+    branch-free compaction (write always, advance the count only inside the window).
+    """
     m = cx.shape[0]
-    mom = np.zeros((nb, 3))
+    mom = np.zeros((nb + 1, 3))
     inv_delta = 1.0 / delta
+    fnb = float(nb)
     s1 = 0.0
     s2 = 0.0
     below = np.zeros(2)
@@ -302,46 +398,64 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     lo1 = win[1, 0]
     hi1 = win[1, 1]
     drow = np.empty(m)
+    urow = np.empty(m)
+    irow = np.empty(m, dtype=np.int64)
+    nterms = 0
+    if sphere:
+        # bound on the half chord from the sample's bounding box in 3-D
+        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
+        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
+    coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
+    k0 = 0
+    k1 = 0
+    buf0 = buf[0]
+    buf1 = buf[1]
+    bm0 = bufm[0]
+    bm1 = bufm[1]
     for a in range(m - 1):
-        for b in range(a + 1, m):
-            drow[b] = _dist(cx, cy, cz, a, b, sphere, radius)
+        _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         ca = cnt[a]
+        r1 = 0.0
+        r2 = 0.0
         b0 = 0.0
         b1 = 0.0
         for b in range(a + 1, m):
             dd = drow[b]
             mab = ca * cnt[b]
-            s1 += mab * dd
-            s2 += mab * dd * dd
+            r1 += mab * dd
+            r2 += mab * dd * dd
             b0 += mab * (dd < lo0)
             b1 += mab * (dd < lo1)
+            ib = int(min(dd * inv_delta, fnb))
+            irow[b] = ib
+            urow[b] = dd - (ib + 0.5) * delta
+        s1 += r1
+        s2 += r2
         below[0] += b0
         below[1] += b1
         wa = ew[a]
+        if k0 + m > cap or k1 + m > cap:
+            overflow = True
+            k0 = 0
+            k1 = 0
         for b in range(a + 1, m):
+            ib = irow[b]
+            u = urow[b]
+            wab = wa * ew[b]
+            mom[ib, 0] += wab
+            mom[ib, 1] += wab * u
+            mom[ib, 2] += wab * u * u
             dd = drow[b]
-            fb = dd * inv_delta
-            if fb < nb:
-                ib = int(fb)
-                u = dd - (ib + 0.5) * delta
-                wab = wa * ew[b]
-                mom[ib, 0] += wab
-                mom[ib, 1] += wab * u
-                mom[ib, 2] += wab * u * u
             if dd >= lo0 and dd <= hi0:
-                if kept[0] < cap:
-                    buf[0, kept[0]] = dd
-                    bufm[0, kept[0]] = ca * cnt[b]
-                    kept[0] += 1
-                else:
-                    overflow = True
+                buf0[k0] = dd
+                bm0[k0] = ca * cnt[b]
+                k0 += 1
             if dd >= lo1 and dd <= hi1:
-                if kept[1] < cap:
-                    buf[1, kept[1]] = dd
-                    bufm[1, kept[1]] = ca * cnt[b]
-                    kept[1] += 1
-                else:
-                    overflow = True
+                buf1[k1] = dd
+                bm1[k1] = ca * cnt[b]
+                k1 += 1
+    kept[0] = k0
+    kept[1] = k1
     w0 = 0.0
     m0 = 0.0
     for a in range(m):
@@ -362,7 +476,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 kept[t] += 1
             else:
                 overflow = True
-    return mom, s1, s2, below, kept, overflow
+    return mom[:nb], s1, s2, below, kept, overflow
 
 
 @numba.njit(cache=True)
@@ -556,9 +670,135 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, 
     return kde_from_moments(mom, delta, h, rs, wtot), h, q[0], q[1], sd
 
 
+@numba.njit(cache=True, fastmath=True)
+def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
+    """One pass for the standard-deviation path: exact Σd and Σd² over establishment pairs,
+    the moment histogram on the grid ``delta`` and a count histogram of establishment pairs
+    on the same grid (its last bin holds every pair beyond it), which brackets each quartile
+    within one bin. With ``unit`` (weights are the location counts, as in Kd) the moment
+    histogram's weights are those counts and no separate count is kept."""
+    m = cx.shape[0]
+    mom = np.zeros((nb + 1, 3))
+    hc = np.zeros(nb + 1)
+    inv_delta = 1.0 / delta
+    fnb = float(nb)
+    s1 = 0.0
+    s2 = 0.0
+    drow = np.empty(m)
+    urow = np.empty(m)
+    irow = np.empty(m, dtype=np.int64)
+    nterms = 0
+    if sphere:
+        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
+        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
+    coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
+    for a in range(m - 1):
+        _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
+        ca = cnt[a]
+        r1 = 0.0
+        r2 = 0.0
+        for b in range(a + 1, m):
+            dd = drow[b]
+            mab = ca * cnt[b]
+            r1 += mab * dd
+            r2 += mab * dd * dd
+            ib = int(min(dd * inv_delta, fnb))
+            irow[b] = ib
+            urow[b] = dd - (ib + 0.5) * delta
+        s1 += r1
+        s2 += r2
+        wa = ew[a]
+        if unit:
+            for b in range(a + 1, m):
+                ib = irow[b]
+                u = urow[b]
+                wab = wa * ew[b]
+                mom[ib, 0] += wab
+                mom[ib, 1] += wab * u
+                mom[ib, 2] += wab * u * u
+        else:
+            for b in range(a + 1, m):
+                ib = irow[b]
+                u = urow[b]
+                wab = wa * ew[b]
+                mom[ib, 0] += wab
+                mom[ib, 1] += wab * u
+                mom[ib, 2] += wab * u * u
+                hc[ib] += ca * cnt[b]
+    if unit:
+        hc[:] = mom[:, 0]
+    return mom, hc, s1, s2
+
+
+@numba.njit(cache=True)
+def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_guess):
+    """Fast K of one sample in one pass when the rule's minimum is the standard deviation.
+
+    Silverman's rule takes ``min(sd, IQR / 1.34)``: the quartiles matter only if the IQR is
+    the smaller. One pass gives the exact sd and a count histogram on the fine grid
+    ``h_guess / 64``, which brackets the type-7 quartiles within a bin each; if the bracket
+    proves ``IQR / 1.34 > sd``, the bandwidth is ``rule · sd · N^(-1/5)`` exactly, without the
+    quartiles' values (returned as NaN). If it cannot (IQR close to or below 1.34 sd), or the
+    grid is too coarse for the exact ``h``, the sample is redone by the general path of
+    :func:`sample_fast`, so the result never depends on the guess.
+    """
+    cx, cy, cz, cnt, ew, e2 = _collapse(loc, e, coords)
+    m = cx.shape[0]
+    n = loc.shape[0]
+    npairs = 0.5 * n * (n - 1.0)
+    wsum = 0.0
+    wsq = 0.0
+    for i in range(n):
+        wsum += e[i]
+        wsq += e[i] * e[i]
+    wtot = 0.5 * (wsum * wsum - wsq)
+    rmax = 0.0
+    for ri in range(rs.shape[0]):
+        rmax = max(rmax, rs[ri])
+    delta = h_guess / GRID_PER_H
+    nb = int((rmax + TRUNC_H * 1.5 * h_guess) / delta) + 2
+    if h_guess > 0.0 and npairs > 1.0 and nb <= 1 << 22:
+        unit = True
+        for a in range(m):
+            if ew[a] != cnt[a]:
+                unit = False
+                break
+        mom, hc, s1, s2 = _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit)
+        w0 = 0.0
+        m0 = 0.0
+        for a in range(m):
+            w0 += 0.5 * (ew[a] * ew[a] - e2[a])
+            m0 += 0.5 * cnt[a] * (cnt[a] - 1.0)
+        # pairs inside one location: distance 0, bin 0, offset -δ/2
+        u0 = -0.5 * delta
+        mom[0, 0] += w0
+        mom[0, 1] += w0 * u0
+        mom[0, 2] += w0 * u0 * u0
+        hc[0] += m0
+        mean = s1 / npairs
+        sd = math.sqrt(max((s2 - s1 * mean) / (npairs - 1.0), 0.0))
+        cum = np.cumsum(hc)
+        k25, _ = _type7(0.25, npairs)
+        k75, _ = _type7(0.75, npairs)
+        # q25 ≤ upper edge of the bin of order statistic k25 + 1; q75 ≥ lower edge of the bin
+        # of order statistic k75 (bins are [iδ, (i+1)δ), the last one open-ended)
+        b25 = np.searchsorted(cum, min(k25 + 1.0, npairs - 1.0), side="right")
+        b75 = np.searchsorted(cum, k75, side="right")
+        slack = 1e-9 * (nb * delta)  # rounding of the bin index near an edge
+        q25_hi = (b25 + 1) * delta + slack if b25 < nb else np.inf
+        q75_lo = min(b75, nb) * delta - slack
+        if sd > 0.0 and (q75_lo - q25_hi) / 1.34 > sd:
+            h = rule_factor * sd * npairs ** -0.2
+            if (delta <= h / GRID_PER_H * (1.0 + 1e-9)
+                    and rmax + TRUNC_H * h <= (nb - 1) * delta):
+                return kde_from_moments(mom[:nb], delta, h, rs, wtot), h, np.nan, np.nan, sd
+    return sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, 0.0, dmax,
+                       np.zeros((2, 2)), -1.0)
+
+
 @numba.njit(cache=True, parallel=True)
 def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, exact, win,
-                h_guess):
+                h_guess, sd_path=False):
     """K for many samples (rows of ``locs``), in parallel over samples.
 
     Returns K (samples × distances) and per sample: bandwidth, quartiles (NaN when not needed)
@@ -571,6 +811,13 @@ def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax,
         if exact:
             kk, h = sample_exact(locs[k], e, coords, sphere, radius, rs, rule_factor, fixed_h)
             stats[k, 0] = h
+        elif sd_path and fixed_h == 0.0:
+            kk, h, q25, q75, sd = sample_fast_sd(locs[k], e, coords, sphere, radius, rs,
+                                                 rule_factor, dmax, h_guess)
+            stats[k, 0] = h
+            stats[k, 1] = q25
+            stats[k, 2] = q75
+            stats[k, 3] = sd
         else:
             kk, h, q25, q75, sd = sample_fast(locs[k], e, coords, sphere, radius, rs, rule_factor,
                                               fixed_h, dmax, win, h_guess)

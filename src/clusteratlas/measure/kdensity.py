@@ -276,6 +276,14 @@ def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) ->
     return band if upper else -band
 
 
+def _sd_rules(stats: np.ndarray, margin: float = 1.05) -> bool:
+    """Whether the pilots' bandwidths all came from the standard deviation with room to
+    spare (``IQR / 1.34 > margin · sd``): then the later counterfactuals try the kernels'
+    standard-deviation path, which needs no quartile values (and verifies the premise)."""
+    _h, q25, q75, sd = stats.T
+    return bool(np.all(np.isfinite(stats)) and np.all((q75 - q25) / 1.34 > margin * sd))
+
+
 def _single_pass_windows(stats: np.ndarray) -> tuple[np.ndarray, float]:
     """Quartile windows and a bandwidth guess for the kernels' single pass, from pilot samples
     (rows: h, q25, q75, sd): each window spans the pilots' quartiles widened by a quarter of
@@ -472,7 +480,7 @@ def kdensity(
             h_obs = obs_stats[:, 0]
             sims = np.empty((n_sims, evals.size))
             block = max(1, _SAMPLE_BLOCK // n)
-            win, h_guess = _NO_WINDOW, -1.0
+            win, h_guess, sd_path = _NO_WINDOW, -1.0, False
             start = 0
             while start < n_sims:
                 # the first _PILOT counterfactuals go alone: their quartiles and bandwidths
@@ -482,9 +490,11 @@ def kdensity(
                                   for _ in range(stop - start)])
                 sims[start:stop], st = kern.run_samples(loc[draws], e, coords, sphere,
                                                         EARTH_RADIUS_KM, evals, rule_factor,
-                                                        fixed_h, dmax, exact, win, h_guess)
+                                                        fixed_h, dmax, exact, win, h_guess,
+                                                        sd_path)
                 if start == 0 and not exact and fixed_h == 0.0:
                     win, h_guess = _single_pass_windows(st)
+                    sd_path = h_guess > 0 and _sd_rules(st)
                 start = stop
             kd = obs[0]
             bad = ~np.all(np.isfinite(sims), axis=1)
