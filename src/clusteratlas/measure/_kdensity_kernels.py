@@ -313,6 +313,22 @@ def _asin_coefs(nterms: int) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _asin_x_12(x2, c):
+    """asin(x) / x from x² by 12 terms of the Maclaurin series (Horner)."""
+    return (((((((((((c[11] * x2 + c[10]) * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6])
+                  * x2 + c[5]) * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
+
+
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _asin_x_20(x2, c):
+    """asin(x) / x from x² by 20 terms of the Maclaurin series (Horner)."""
+    p = (((((((((c[19] * x2 + c[18]) * x2 + c[17]) * x2 + c[16]) * x2 + c[15]) * x2 + c[14])
+             * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
+    return ((((((((((p * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5])
+               * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
+
+
 @numba.njit(cache=True, fastmath=True)
 def _row_arc12(cx, cy, cz, a, m, two_r, c, drow):
     xa = cx[a]
@@ -686,31 +702,78 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     s2 = 0.0
     drow = np.empty(m)
     urow = np.empty(m)
-    irow = np.empty(m, dtype=np.int64)
+    frow = np.empty(m)
     nterms = 0
     if sphere:
         ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
         nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
     coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
+    two_r = 2.0 * radius
     for a in range(m - 1):
-        _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         ca = cnt[a]
         r1 = 0.0
         r2 = 0.0
-        for b in range(a + 1, m):
-            dd = drow[b]
-            mab = ca * cnt[b]
-            r1 += mab * dd
-            r2 += mab * dd * dd
-            ib = int(min(dd * inv_delta, fnb))
-            irow[b] = ib
-            urow[b] = dd - (ib + 0.5) * delta
+        if sphere and nterms <= ASIN_TERMS[1]:
+            # great-circle distance fused into the same vector loop (see _row_distances)
+            xa = cx[a]
+            ya = cy[a]
+            za = cz[a]
+            if nterms <= ASIN_TERMS[0]:
+                for b in range(a + 1, m):
+                    dx = cx[b] - xa
+                    dy = cy[b] - ya
+                    dz = cz[b] - za
+                    x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+                    dd = two_r * _asin_x_12(x2, coefs) * math.sqrt(x2)
+                    mab = ca * cnt[b]
+                    r1 += mab * dd
+                    r2 += mab * dd * dd
+                    fb = math.floor(min(dd * inv_delta, fnb))
+                    frow[b] = fb
+                    urow[b] = dd - (fb + 0.5) * delta
+            else:
+                for b in range(a + 1, m):
+                    dx = cx[b] - xa
+                    dy = cy[b] - ya
+                    dz = cz[b] - za
+                    x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+                    dd = two_r * _asin_x_20(x2, coefs) * math.sqrt(x2)
+                    mab = ca * cnt[b]
+                    r1 += mab * dd
+                    r2 += mab * dd * dd
+                    fb = math.floor(min(dd * inv_delta, fnb))
+                    frow[b] = fb
+                    urow[b] = dd - (fb + 0.5) * delta
+        elif sphere:
+            _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
+            for b in range(a + 1, m):
+                dd = drow[b]
+                mab = ca * cnt[b]
+                r1 += mab * dd
+                r2 += mab * dd * dd
+                # bin index kept as a float: no float → int64 conversion in a vector loop
+                fb = math.floor(min(dd * inv_delta, fnb))
+                frow[b] = fb
+                urow[b] = dd - (fb + 0.5) * delta
+        else:
+            xa = cx[a]
+            ya = cy[a]
+            for b in range(a + 1, m):
+                dx = cx[b] - xa
+                dy = cy[b] - ya
+                dd = math.sqrt(dx * dx + dy * dy)
+                mab = ca * cnt[b]
+                r1 += mab * dd
+                r2 += mab * dd * dd
+                fb = math.floor(min(dd * inv_delta, fnb))
+                frow[b] = fb
+                urow[b] = dd - (fb + 0.5) * delta
         s1 += r1
         s2 += r2
         wa = ew[a]
         if unit:
             for b in range(a + 1, m):
-                ib = irow[b]
+                ib = int(frow[b])
                 u = urow[b]
                 wab = wa * ew[b]
                 mom[ib, 0] += wab
@@ -718,7 +781,7 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
                 mom[ib, 2] += wab * u * u
         else:
             for b in range(a + 1, m):
-                ib = irow[b]
+                ib = int(frow[b])
                 u = urow[b]
                 wab = wa * ew[b]
                 mom[ib, 0] += wab
