@@ -281,6 +281,7 @@ def kde_from_moments(mom, delta, h, rs, wtot):
     return out
 
 
+_CHUNK = 1024  # columns of a row of pairs processed at once
 ASIN_TERMS = (12, 20)  # unrolled series lengths; more terms needed: math.asin per pair
 
 
@@ -711,90 +712,94 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     two_r = 2.0 * radius
     for a in range(m - 1):
         ca = cnt[a]
-        r1 = 0.0
-        r2 = 0.0
-        if sphere and nterms <= ASIN_TERMS[1]:
-            # great-circle distance fused into the same vector loop (see _row_distances)
-            xa = cx[a]
-            ya = cy[a]
-            za = cz[a]
-            if nterms <= ASIN_TERMS[0]:
-                for b in range(a + 1, m):
-                    dx = cx[b] - xa
-                    dy = cy[b] - ya
-                    dz = cz[b] - za
-                    x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
-                    dd = two_r * _asin_x_12(x2, coefs) * math.sqrt(x2)
+        wa = ew[a]
+        if sphere and nterms > ASIN_TERMS[1]:
+            _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
+        # columns in chunks, so the row buffers stay in the L1 cache
+        for lo in range(a + 1, m, _CHUNK):
+            hi = min(lo + _CHUNK, m)
+            r1 = 0.0
+            r2 = 0.0
+            if sphere and nterms <= ASIN_TERMS[1]:
+                # great-circle distance fused into the same vector loop (see _row_distances)
+                xa = cx[a]
+                ya = cy[a]
+                za = cz[a]
+                if nterms <= ASIN_TERMS[0]:
+                    for b in range(lo, hi):
+                        dx = cx[b] - xa
+                        dy = cy[b] - ya
+                        dz = cz[b] - za
+                        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+                        dd = two_r * _asin_x_12(x2, coefs) * math.sqrt(x2)
+                        mab = ca * cnt[b]
+                        r1 += mab * dd
+                        r2 += mab * dd * dd
+                        fb = math.floor(min(dd * inv_delta, fnb))
+                        frow[b] = fb
+                        urow[b] = dd - (fb + 0.5) * delta
+                else:
+                    for b in range(lo, hi):
+                        dx = cx[b] - xa
+                        dy = cy[b] - ya
+                        dz = cz[b] - za
+                        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+                        dd = two_r * _asin_x_20(x2, coefs) * math.sqrt(x2)
+                        mab = ca * cnt[b]
+                        r1 += mab * dd
+                        r2 += mab * dd * dd
+                        fb = math.floor(min(dd * inv_delta, fnb))
+                        frow[b] = fb
+                        urow[b] = dd - (fb + 0.5) * delta
+            elif sphere:
+                for b in range(lo, hi):
+                    dd = drow[b]
                     mab = ca * cnt[b]
                     r1 += mab * dd
                     r2 += mab * dd * dd
+                    # bin index kept as a float: no float → int64 conversion in a vector loop
                     fb = math.floor(min(dd * inv_delta, fnb))
                     frow[b] = fb
                     urow[b] = dd - (fb + 0.5) * delta
             else:
-                for b in range(a + 1, m):
+                xa = cx[a]
+                ya = cy[a]
+                for b in range(lo, hi):
                     dx = cx[b] - xa
                     dy = cy[b] - ya
-                    dz = cz[b] - za
-                    x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
-                    dd = two_r * _asin_x_20(x2, coefs) * math.sqrt(x2)
+                    dd = math.sqrt(dx * dx + dy * dy)
                     mab = ca * cnt[b]
                     r1 += mab * dd
                     r2 += mab * dd * dd
                     fb = math.floor(min(dd * inv_delta, fnb))
                     frow[b] = fb
                     urow[b] = dd - (fb + 0.5) * delta
-        elif sphere:
-            _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
-            for b in range(a + 1, m):
-                dd = drow[b]
-                mab = ca * cnt[b]
-                r1 += mab * dd
-                r2 += mab * dd * dd
-                # bin index kept as a float: no float → int64 conversion in a vector loop
-                fb = math.floor(min(dd * inv_delta, fnb))
-                frow[b] = fb
-                urow[b] = dd - (fb + 0.5) * delta
-        else:
-            xa = cx[a]
-            ya = cy[a]
-            for b in range(a + 1, m):
-                dx = cx[b] - xa
-                dy = cy[b] - ya
-                dd = math.sqrt(dx * dx + dy * dy)
-                mab = ca * cnt[b]
-                r1 += mab * dd
-                r2 += mab * dd * dd
-                fb = math.floor(min(dd * inv_delta, fnb))
-                frow[b] = fb
-                urow[b] = dd - (fb + 0.5) * delta
-        s1 += r1
-        s2 += r2
-        wa = ew[a]
-        if unit:
-            for b in range(a + 1, m):
-                ib = int(frow[b])
-                u = urow[b]
-                wab = wa * ew[b]
-                mom[ib, 0] += wab
-                mom[ib, 1] += wab * u
-                mom[ib, 2] += wab * u * u
-        else:
-            for b in range(a + 1, m):
-                ib = int(frow[b])
-                u = urow[b]
-                wab = wa * ew[b]
-                mom[ib, 0] += wab
-                mom[ib, 1] += wab * u
-                mom[ib, 2] += wab * u * u
-                hc[ib] += ca * cnt[b]
+            s1 += r1
+            s2 += r2
+            if unit:
+                for b in range(lo, hi):
+                    ib = int(frow[b])
+                    u = urow[b]
+                    wab = wa * ew[b]
+                    mom[ib, 0] += wab
+                    mom[ib, 1] += wab * u
+                    mom[ib, 2] += wab * u * u
+            else:
+                for b in range(lo, hi):
+                    ib = int(frow[b])
+                    u = urow[b]
+                    wab = wa * ew[b]
+                    mom[ib, 0] += wab
+                    mom[ib, 1] += wab * u
+                    mom[ib, 2] += wab * u * u
+                    hc[ib] += ca * cnt[b]
     if unit:
         hc[:] = mom[:, 0]
     return mom, hc, s1, s2
 
 
 @numba.njit(cache=True)
-def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_guess):
+def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_guess, dcount=0.0):
     """Fast K of one sample in one pass when the rule's minimum is the standard deviation.
 
     Silverman's rule takes ``min(sd, IQR / 1.34)``: the quartiles matter only if the IQR is
@@ -803,7 +808,9 @@ def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_gues
     proves ``IQR / 1.34 > sd``, the bandwidth is ``rule · sd · N^(-1/5)`` exactly, without the
     quartiles' values (returned as NaN). If it cannot (IQR close to or below 1.34 sd), or the
     grid is too coarse for the exact ``h``, the sample is redone by the general path of
-    :func:`sample_fast`, so the result never depends on the guess.
+    :func:`sample_fast`, so the result never depends on the guess. The grid extends to at
+    least ``dcount`` (an upper guess of the third quartile), so that the bracket of the third
+    quartile is one bin wide.
     """
     cx, cy, cz, cnt, ew, e2 = _collapse(loc, e, coords)
     m = cx.shape[0]
@@ -819,7 +826,7 @@ def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_gues
     for ri in range(rs.shape[0]):
         rmax = max(rmax, rs[ri])
     delta = h_guess / GRID_PER_H
-    nb = int((rmax + TRUNC_H * 1.5 * h_guess) / delta) + 2
+    nb = int((max(rmax + TRUNC_H * 1.5 * h_guess, dcount)) / delta) + 2
     if h_guess > 0.0 and npairs > 1.0 and nb <= 1 << 22:
         unit = True
         for a in range(m):
@@ -876,7 +883,7 @@ def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax,
             stats[k, 0] = h
         elif sd_path and fixed_h == 0.0:
             kk, h, q25, q75, sd = sample_fast_sd(locs[k], e, coords, sphere, radius, rs,
-                                                 rule_factor, dmax, h_guess)
+                                                 rule_factor, dmax, h_guess, win[1, 1])
             stats[k, 0] = h
             stats[k, 1] = q25
             stats[k, 2] = q75

@@ -276,7 +276,7 @@ def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) ->
     return band if upper else -band
 
 
-def _sd_rules(stats: np.ndarray, margin: float = 1.05) -> bool:
+def _sd_rules(stats: np.ndarray, margin: float = 1.01) -> bool:
     """Whether the pilots' bandwidths all came from the standard deviation with room to
     spare (``IQR / 1.34 > margin · sd``): then the later counterfactuals try the kernels'
     standard-deviation path, which needs no quartile values (and verifies the premise)."""
