@@ -303,3 +303,18 @@ def test_asin_series_matches_libm() -> None:
         if nt <= kern.ASIN_TERMS[1]:
             np.testing.assert_allclose(series, np.arcsin(xs), rtol=2e-15, atol=0)
     assert kern._asin_terms(0.95) > kern.ASIN_TERMS[1]  # wide samples call math.asin
+
+
+def test_single_pass_with_distinct_sites_keeps_exact_quartiles() -> None:
+    rng = np.random.default_rng(SEED + 1)
+    x, y = rng.uniform(0, 100, 150), rng.uniform(0, 100, 150)  # every site distinct
+    coords, loc = _coords(x, y, False)
+    rs = np.linspace(0, 60, 25)
+    args = (loc, np.ones(150), coords, False, 1.0, rs, 0.9, 0.0, 200.0)
+    k_gen, h_gen, q25, q75, _ = kern.sample_fast(*args, NO_WIN, -1.0)
+    # overlapping windows: a distance inside both is kept for both
+    for win in (np.array([[q25 - 2.0, q25 + 1.0], [q75 - 1.0, q75 + 3.0]]),
+                np.array([[q25 - 2.0, q75 + 1.0], [q25 - 1.0, q75 + 3.0]])):
+        k1, h1, q1, q3, _ = kern.sample_fast(*args, win, 0.9 * h_gen)
+        assert (q1, q3, h1) == pytest.approx((q25, q75, h_gen), rel=1e-12)
+        np.testing.assert_allclose(k1, k_gen, rtol=0, atol=1e-7 * k_gen.max())

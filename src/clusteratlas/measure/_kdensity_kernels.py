@@ -445,6 +445,11 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     buf1 = buf[1]
     bm0 = bufm[0]
     bm1 = bufm[1]
+    distinct = True
+    for a in range(m):
+        if cnt[a] != 1.0:
+            distinct = False
+            break
     for a in range(m - 1):
         _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         ca = cnt[a]
@@ -471,6 +476,20 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             overflow = True
             k0 = 0
             k1 = 0
+        if distinct:
+            # every location holds one establishment: one branch-free compaction into a
+            # shared buffer (write always, advance inside either window), split below
+            for b in range(a + 1, m):
+                ib = irow[b]
+                u = urow[b]
+                wab = wa * ew[b]
+                mom[ib, 0] += wab
+                mom[ib, 1] += wab * u
+                mom[ib, 2] += wab * u * u
+                dd = drow[b]
+                buf0[k0] = dd
+                k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
+            continue
         for b in range(a + 1, m):
             ib = irow[b]
             u = urow[b]
@@ -487,6 +506,20 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 buf1[k1] = dd
                 bm1[k1] = ca * cnt[b]
                 k1 += 1
+    if distinct:
+        # split the shared buffer by window (in place for the first: it only shrinks)
+        k = k0
+        k0 = 0
+        for v in range(k):
+            dd = buf0[v]
+            if dd >= lo1 and dd <= hi1:
+                buf1[k1] = dd
+                bm1[k1] = 1.0
+                k1 += 1
+            if dd >= lo0 and dd <= hi0:
+                buf0[k0] = dd
+                bm0[k0] = 1.0
+                k0 += 1
     kept[0] = k0
     kept[1] = k1
     w0 = 0.0
