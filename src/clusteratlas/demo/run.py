@@ -180,11 +180,13 @@ def stage_specialisation(ctx: DemoRun) -> None:
 
 
 def stage_agglomeration(ctx: DemoRun) -> None:
-    """Ellison–Glaeser γ per industry across counties; planted industries should be significant."""
-    from clusteratlas.measure import ellison_glaeser
+    """Ellison–Glaeser γ (and Maurel–Sédillot) per industry across counties; planted industries
+    should be significant."""
+    from clusteratlas.measure import ellison_glaeser, maurel_sedillot
 
     res = ellison_glaeser(ctx.latest)
     ctx.result("ellison_glaeser", res.table)
+    ctx.result("maurel_sedillot", maurel_sedillot(ctx.latest).table)
     t = res.table
     flagged = set(t.loc[t["significant"].astype(bool) & (t["gamma"] > 0), "industry"].astype(str))
     planted_inds = set(_truth(ctx)["industry"].dropna().astype(str))
@@ -321,6 +323,25 @@ def stage_density(ctx: DemoRun) -> None:
         f"{n} ({s:.1f}%)" for n, s in zip(top["name"], top["score_pct"], strict=True)) + ".")
 
 
+def stage_rank_stability(ctx: DemoRun) -> None:
+    """How the GII-style ranking moves over radius × minimum-weight settings (3 × 3 runs)."""
+    from clusteratlas.detect.density import rank_stability
+
+    economy = ctx.economy
+    assert economy is not None
+    points = economy.innovation_actors.merge(economy.innovations[["doc_id", "kind"]], on="doc_id")
+    base = max(float(points["share"].sum()) * 0.0005, 5.0)
+    res = rank_stability(points, radii_km=[10.0, 15.0, 20.0],
+                         min_weights=[base / 2, base, base * 2], reference=(15.0, base),
+                         regions=economy.regions)
+    t = res.table.sort_values("rank")
+    ctx.result("density_rank_stability", t)
+    top = t.head(5)
+    ctx.findings.append("GII-style rank over 9 settings (min–max): " + ", ".join(
+        f"{n} {int(lo)}–{int(hi)}" for n, lo, hi in
+        zip(top["name"], top["rank_min"], top["rank_max"], strict=True)) + ".")
+
+
 #: Density clusters of establishments: DBSCAN radius, and the minimum number of establishments
 #: within it as a share of the industry's (planted components hold 5-15 % of an industry's plants;
 #: counts, not employment, because one very large plant would otherwise be a "cluster").
@@ -375,6 +396,7 @@ STAGES: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("detect: cluster stars", stage_stars),
     ("detect: related industries", stage_related),
     ("detect: GII density clusters", stage_density),
+    ("detect: GII rank stability", stage_rank_stability),
     ("detect: density clusters of establishments", stage_density_plants),
 ]
 
