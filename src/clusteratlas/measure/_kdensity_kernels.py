@@ -37,10 +37,10 @@ Two estimators of the same quantity:
   exact ``h``, the sample is redone by the general path: the result never depends on the
   guesses.
 
-  The passes are written so the compiler vectorises all but the histogram update: distances,
-  sums, bin index (kept as a float) and offset run in one branch-free loop over a chunk of a
-  row of pairs, then a branch-free loop adds to the histogram (pairs beyond the grid go to a
-  spare last bin). On the sphere, ``asin`` of the half chord is a 12- or 20-term Horner sum of
+  The passes are written so the compiler vectorises all but the histogram update: distances
+  (on the sphere, in a loop of their own), sums, bin index (kept as a float) and offset run in
+  branch-free loops over a chunk of a row of pairs, then a branch-free loop adds to the
+  histogram (pairs beyond the grid go to a spare last bin). On the sphere, ``asin`` of the half chord is a 12- or 20-term Horner sum of
   its Maclaurin series (truncation below 1e-17 relative, chosen from the sample's extent)
   instead of one libm call per pair; samples wider than about 9,500 km call ``math.asin``.
 """
@@ -330,22 +330,6 @@ def _asin_coefs(nterms: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, fastmath=True, inline="always")
-def _asin_x_12(x2, c):
-    """asin(x) / x from x² by 12 terms of the Maclaurin series (Horner)."""
-    return (((((((((((c[11] * x2 + c[10]) * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6])
-                  * x2 + c[5]) * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-
-
-@numba.njit(cache=True, fastmath=True, inline="always")
-def _asin_x_20(x2, c):
-    """asin(x) / x from x² by 20 terms of the Maclaurin series (Horner)."""
-    p = (((((((((c[19] * x2 + c[18]) * x2 + c[17]) * x2 + c[16]) * x2 + c[15]) * x2 + c[14])
-             * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
-    return ((((((((((p * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5])
-               * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-
-
 @numba.njit(cache=True, fastmath=True)
 def _row_arc12(cx, cy, cz, a, m, two_r, c, drow):
     xa = cx[a]
@@ -432,7 +416,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     hi1 = win[1, 1]
     drow = np.empty(m)
     urow = np.empty(m)
-    irow = np.empty(m, dtype=np.int64)
+    frow = np.empty(m)
     nterms = 0
     if sphere:
         # bound on the half chord from the sample's bounding box in 3-D
@@ -464,9 +448,9 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             r2 += mab * dd * dd
             b0 += mab * (dd < lo0)
             b1 += mab * (dd < lo1)
-            ib = int(min(dd * inv_delta, fnb))
-            irow[b] = ib
-            urow[b] = dd - (ib + 0.5) * delta
+            fb = math.floor(min(dd * inv_delta, fnb))  # a float: the loop vectorises
+            frow[b] = fb
+            urow[b] = dd - (fb + 0.5) * delta
         s1 += r1
         s2 += r2
         below[0] += b0
@@ -480,7 +464,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             # every location holds one establishment: one branch-free compaction into a
             # shared buffer (write always, advance inside either window), split below
             for b in range(a + 1, m):
-                ib = irow[b]
+                ib = int(frow[b])
                 u = urow[b]
                 wab = wa * ew[b]
                 mom[ib, 0] += wab
@@ -491,7 +475,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
             continue
         for b in range(a + 1, m):
-            ib = irow[b]
+            ib = int(frow[b])
             u = urow[b]
             wab = wa * ew[b]
             mom[ib, 0] += wab
@@ -758,49 +742,19 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
         ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
         nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
     coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
-    two_r = 2.0 * radius
     for a in range(m - 1):
         ca = cnt[a]
         wa = ew[a]
-        if sphere and nterms > ASIN_TERMS[1]:
+        if sphere:
+            # a separate vector loop for the great-circle distances of the row: measured
+            # faster than fusing the series into the loop below
             _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         # columns in chunks, so the row buffers stay in the L1 cache
         for lo in range(a + 1, m, _CHUNK):
             hi = min(lo + _CHUNK, m)
             r1 = 0.0
             r2 = 0.0
-            if sphere and nterms <= ASIN_TERMS[1]:
-                # great-circle distance fused into the same vector loop (see _row_distances)
-                xa = cx[a]
-                ya = cy[a]
-                za = cz[a]
-                if nterms <= ASIN_TERMS[0]:
-                    for b in range(lo, hi):
-                        dx = cx[b] - xa
-                        dy = cy[b] - ya
-                        dz = cz[b] - za
-                        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
-                        dd = two_r * _asin_x_12(x2, coefs) * math.sqrt(x2)
-                        mab = ca * cnt[b]
-                        r1 += mab * dd
-                        r2 += mab * dd * dd
-                        fb = math.floor(min(dd * inv_delta, fnb))
-                        frow[b] = fb
-                        urow[b] = dd - (fb + 0.5) * delta
-                else:
-                    for b in range(lo, hi):
-                        dx = cx[b] - xa
-                        dy = cy[b] - ya
-                        dz = cz[b] - za
-                        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
-                        dd = two_r * _asin_x_20(x2, coefs) * math.sqrt(x2)
-                        mab = ca * cnt[b]
-                        r1 += mab * dd
-                        r2 += mab * dd * dd
-                        fb = math.floor(min(dd * inv_delta, fnb))
-                        frow[b] = fb
-                        urow[b] = dd - (fb + 0.5) * delta
-            elif sphere:
+            if sphere:
                 for b in range(lo, hi):
                     dd = drow[b]
                     mab = ca * cnt[b]
