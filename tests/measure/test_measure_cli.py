@@ -75,7 +75,7 @@ def test_errors_are_input_errors(tmp_path: Path) -> None:
         _run("eg")
     with pytest.raises(InputError, match="missing column"):
         _run("eg", "--input", str(PLANTS), "--weight", "jobs")
-    with pytest.raises(InputError, match=r"expected a \.csv or \.parquet"):
+    with pytest.raises(InputError, match=r"expected one of \.csv, \.parquet, \.xlsx"):
         _run("specialisation", "--input", str(PLANTS), "--out", str(tmp_path / "x.json"))
 
 

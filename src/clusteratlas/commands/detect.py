@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from clusteratlas.commands.measure import _level, _notes, _read_file, _reference, _write
+from clusteratlas.commands._io import parse_floats, print_notes, read_frame, write_frame
+from clusteratlas.commands.measure import _level, _reference
 from clusteratlas.errors import InputError
 
 detect_app = typer.Typer(
@@ -19,7 +20,7 @@ detect_app = typer.Typer(
 
 _INPUT = typer.Option(None, "--input", help="Input table (.csv, .parquet, .xlsx).")
 _PROJECT = typer.Option(None, "--project", help="Project folder: read its store.")
-_OUT = typer.Option(None, "--out", help="Write the table here (.csv or .parquet).")
+_OUT = typer.Option(None, "--out", help="Write the table here (.csv, .parquet or .xlsx).")
 _LEVEL = typer.Option(None, "--level", help="Roll region codes up: province, prefecture, county, "
                       "or a number of leading code characters.")
 _TRUTH = typer.Option(None, "--truth", help="Planted/known clusters (cluster_id, "
@@ -35,15 +36,6 @@ _LINKS = typer.Option(None, "--links", help="Industry flows (origin, destination
                       "weight[, kind=supply]) for input–output relatedness.")
 _CANDIDATES_OUT = typer.Option(None, "--candidates-out",
                                help="Write every candidate's validation scores here.")
-
-
-def _floats(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def _store_tables(project: Path, names: list[str]) -> dict[str, pd.DataFrame]:
@@ -109,7 +101,7 @@ def density_cmd(
     _one_source(input_path, project)
     regions = None
     if input_path is not None:
-        points = _read_file(input_path, [region, kind])
+        points = read_frame(input_path, [region, kind])
     else:
         if table_name not in ("innovation_actors", "establishments"):
             raise InputError(f"--table: expected innovation_actors or establishments, got "
@@ -132,8 +124,8 @@ def density_cmd(
             raise InputError("give both --world-patents and --world-publications")
         kwargs["totals"] = {"patents": world_patents, "publications": world_publications}
     if radii or min_weights:
-        res = rank_stability(points, radii_km=_floats(radii) or [radius_km],
-                             min_weights=_floats(min_weights) or [min_weight],
+        res = rank_stability(points, radii_km=parse_floats(radii, "--stability-radii") or [radius_km],
+                             min_weights=parse_floats(min_weights, "--stability-min-weights") or [min_weight],
                              reference=(radius_km, min_weight), weight=w, **kwargs)
         table = res.reference.table.merge(
             res.table[["cluster_id", "rank_min", "rank_median", "rank_max", "n_found"]],
@@ -144,15 +136,15 @@ def density_cmd(
         ref = density_clusters(points, radius_km=radius_km, min_weight=min_weight, weight=w,
                                **kwargs)
         table, notes = ref.table, ref.notes
-    _write(table, out, "density clusters")
+    write_frame(table, out, "density clusters")
     if points_out is not None:
-        _write(ref.points.reset_index(names="row"), points_out, "point labels")
+        write_frame(ref.points.reset_index(names="row"), points_out, "point labels")
     if truth is not None:
         from clusteratlas.detect.scoring import score_sites
 
-        s = score_sites(table, _read_file(truth, ["cluster_id", "kind"]), match_km=match_km)
+        s = score_sites(table, read_frame(truth, ["cluster_id", "kind"]), match_km=match_km)
         typer.echo(s.table.to_string(index=False))
-    _notes(notes)
+    print_notes(notes)
 
 
 @detect_app.command("stars")
@@ -178,7 +170,7 @@ def stars_cmd(
     _one_source(input_path, project)
     regions = None
     if input_path is not None:
-        data = _read_file(input_path, [region, industry])
+        data = read_frame(input_path, [region, industry])
     else:
         t = _store_tables(project, ["establishments", "regions"])
         if "establishments" not in t:
@@ -192,14 +184,14 @@ def stars_cmd(
                         establishments=establishments, output=output, year=year,
                         reference=_reference(reference, industry), level=_level(level),
                         regions=regions,
-                        categories=None if categories is None else _read_file(
+                        categories=None if categories is None else read_frame(
                             categories, ["industry", "cluster"]))
-    _write(res.table, out, "region × industry cells")
+    write_frame(res.table, out, "region × industry cells")
     if geography_out is not None:
-        _write(res.by_geography, geography_out, "counts by geography")
+        write_frame(res.by_geography, geography_out, "counts by geography")
     elif not res.by_geography.empty:
         typer.echo(res.by_geography.to_string(index=False))
-    _notes(res.notes)
+    print_notes(res.notes)
 
 
 @detect_app.command("related")
@@ -223,7 +215,7 @@ def related_cmd(
     _one_source(input_path, project)
     link_frame = None
     if input_path is not None:
-        data = _read_file(input_path, [region, industry])
+        data = read_frame(input_path, [region, industry])
     else:
         t = _store_tables(project, ["establishments", "links"])
         if "establishments" not in t:
@@ -233,11 +225,11 @@ def related_cmd(
             data = data[data["year"] == data["year"].max()]
         link_frame = t.get("links")
     if links is not None:
-        link_frame = _read_file(links, ["origin", "destination", "kind"])
+        link_frame = read_frame(links, ["origin", "destination", "kind"])
     res = related_clusters(data, region=region, industry=industry, employment=employment,
                            level=_level(level), links=link_frame,
                            ks=range(k_min, k_max + 1), seed=seed)
-    _write(res.table, out, "industry categories")
+    write_frame(res.table, out, "industry categories")
     if candidates_out is not None:
-        _write(res.candidates, candidates_out, "candidate scores")
-    _notes(res.notes)
+        write_frame(res.candidates, candidates_out, "candidate scores")
+    print_notes(res.notes)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
-from rich.table import Table as RichTable
 
-from clusteratlas.console import console, err_console
+from clusteratlas.commands._io import show_frame, write_frame
+from clusteratlas.console import err_console
 from clusteratlas.errors import InputError
 
 geo_app = typer.Typer(
@@ -22,31 +21,6 @@ _OUT = typer.Option(None, "--out", help="Write the table here (.csv, .parquet or
 _NAMES = typer.Argument(None, help="Place names or addresses.")
 _FILE = typer.Option(None, "--file", help="A table of names (.csv, .xlsx, .parquet; UTF-8 or "
                      "GB18030).")
-
-
-def _write(frame: pd.DataFrame, out: Path) -> None:
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(out, index=False, encoding="utf-8-sig")
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif suffix == ".xlsx":
-        frame.to_excel(out, index=False)
-    else:
-        raise InputError(f"--out {out}: unsupported file type {suffix!r}; expected .csv, "
-                         ".parquet or .xlsx")
-    err_console.print(f"wrote {len(frame):,} rows to {out}")
-
-
-def _show(frame: pd.DataFrame, title: str, limit: int = 200) -> None:
-    table = RichTable(title=title)
-    for col in frame.columns:
-        table.add_column(str(col))
-    for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
-    console.print(table)
-    if len(frame) > limit:
-        console.print(f"... {len(frame) - limit:,} more rows (use --out FILE for all)")
 
 
 def register(app: typer.Typer) -> None:
@@ -86,9 +60,9 @@ def register(app: typer.Typer) -> None:
         err_console.print(f"resolved {n_ok:,} of {len(result):,}; ambiguous {n_amb:,}; "
                           f"unresolved {len(result) - n_ok - n_amb:,}")
         if out is not None:
-            _write(result, out)
+            write_frame(result, out, "resolved names")
         else:
-            _show(result, "resolve 地名解析")
+            show_frame(result, "resolve 地名解析", limit=200)
 
     @geo_app.command("regions")
     def regions_cmd(
@@ -104,8 +78,8 @@ def register(app: typer.Typer) -> None:
 
         frame = regions(level, detail=detail)
         if out is not None:
-            _write(frame, out)
+            write_frame(frame, out, "regions")
         else:
-            _show(frame, f"regions 行政区划 ({len(frame):,})")
+            show_frame(frame, f"regions 行政区划 ({len(frame):,})", limit=200)
 
     app.add_typer(geo_app)

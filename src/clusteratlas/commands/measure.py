@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from clusteratlas.console import err_console
+from clusteratlas.commands._io import load_input, print_notes, read_frame, write_frame
 from clusteratlas.errors import InputError
 
 measure_app = typer.Typer(
@@ -27,7 +27,7 @@ _WEIGHT = typer.Option("employment", "--weight",
 _LEVEL = typer.Option(None, "--level", help="Roll region codes up: province, prefecture, county, "
                       "or a number of leading code characters.")
 _KIND = typer.Option("auto", "--kind", help="auto, records or aggregates.")
-_OUT = typer.Option(None, "--out", help="Write the table here (.csv or .parquet).")
+_OUT = typer.Option(None, "--out", help="Write the table here (.csv, .parquet or .xlsx).")
 _REGION_TOTALS = typer.Option(None, "--region-totals", help="Aggregate activity per region "
                               "(columns region, value) defining x_i; default: all industries.")
 
@@ -44,43 +44,6 @@ _ALPHA = typer.Option(0.05, "--alpha", help="Significance level.")
 _INDUSTRIES = typer.Option(None, "--industries", help="Comma-separated industries (default: all).")
 
 
-def _read_file(path: Path, text_columns: list[str]) -> pd.DataFrame:
-    """A table from csv / parquet / xlsx; label columns read as text so codes keep leading zeros."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    dtype = {c: "string" for c in text_columns}
-    if suffix in (".csv", ".txt", ".tsv"):
-        sep = "\t" if suffix == ".tsv" else ","
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                frame = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise InputError(f"{path}: neither UTF-8 nor GB18030 text")
-    elif suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        frame = pd.read_excel(path, dtype=dtype)
-    else:
-        raise InputError(f"{path}: unsupported file type {suffix!r}; expected .csv, .parquet or "
-                         ".xlsx")
-    return frame
-
-
-def _load(input_path: Path | None, project: Path | None, text_columns: list[str]) -> pd.DataFrame:
-    if (input_path is None) == (project is None):
-        raise InputError("give exactly one of --input FILE or --project DIR")
-    if input_path is not None:
-        return _read_file(input_path, text_columns)
-    from clusteratlas.store import Atlas
-
-    with Atlas(project) as atlas:
-        return atlas.table("establishments")
-
-
 def _weight(weight: str) -> str | None:
     return None if weight.lower() in ("count", "none", "") else weight
 
@@ -94,37 +57,14 @@ def _level(level: str | None) -> str | int | None:
 def _reference(path: Path | None, industry: str) -> pd.DataFrame | None:
     if path is None:
         return None
-    ref = _read_file(path, ["industry", industry])
+    ref = read_frame(path, ["industry", industry])
     if "industry" not in ref.columns and industry in ref.columns:
         ref = ref.rename(columns={industry: "industry"})
     return ref
 
 
 def _region_totals(path: Path | None) -> pd.DataFrame | None:
-    return None if path is None else _read_file(path, ["region"])
-
-
-def _write(frame: pd.DataFrame, out: Path | None, what: str) -> None:
-    if out is None:
-        with pd.option_context("display.width", 160, "display.max_columns", 30):
-            typer.echo(frame.head(30).to_string(index=False))
-        if len(frame) > 30:
-            typer.echo(f"… {len(frame) - 30} more rows (use --out to write them all)")
-        return
-    suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.to_csv(out, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        raise InputError(f"--out {out}: expected a .csv or .parquet file name")
-    err_console.print(f"wrote {len(frame)} rows of {what} to {out}")
-
-
-def _notes(notes: list[str]) -> None:
-    for i, note in enumerate(notes, start=1):
-        err_console.print(f"[dim][{i}] {note}[/]", highlight=False)
+    return None if path is None else read_frame(path, ["region"])
 
 
 @measure_app.command("specialisation")
@@ -138,15 +78,15 @@ def specialisation_cmd(
     """Location quotients, Hoover, Krugman, locational Gini, HHI (区位商与专业化指数)."""
     from clusteratlas.measure import specialisation
 
-    data = _load(input_path, project, [region, industry])
+    data = load_input(input_path, project, [region, industry])
     res = specialisation(data, region, industry, _weight(weight),
                          reference=_reference(reference, industry), level=_level(level),
                          kind=kind)  # type: ignore[arg-type]
     tables = {"cell": res.table, "industry": res.by_industry, "region": res.by_region}
     if by not in tables:
         raise InputError(f"--by must be one of {sorted(tables)}; got {by!r}")
-    _notes(res.notes)
-    _write(tables[by], out, f"specialisation by {by}")
+    print_notes(res.notes)
+    write_frame(tables[by], out, f"specialisation by {by}")
 
 
 def _eg_common(ms: bool, input_path: Path | None, project: Path | None, region: str,
@@ -155,14 +95,14 @@ def _eg_common(ms: bool, input_path: Path | None, project: Path | None, region: 
                out: Path | None) -> None:
     from clusteratlas.measure import ellison_glaeser, maurel_sedillot
 
-    data = _load(input_path, project, [region, industry])
+    data = load_input(input_path, project, [region, industry])
     fn = maurel_sedillot if ms else ellison_glaeser
     res = fn(data, region, industry, _weight(weight), level=_level(level),
              kind=kind,  # type: ignore[arg-type]
              hhi="equal" if equal_plants else None, n_plants=n_plants, alpha=alpha,
              region_totals=_region_totals(region_totals))
-    _notes(res.notes)
-    _write(res.table, out, "Maurel–Sédillot indices" if ms else "Ellison–Glaeser indices")
+    print_notes(res.notes)
+    write_frame(res.table, out, "Maurel–Sédillot indices" if ms else "Ellison–Glaeser indices")
 
 
 @measure_app.command("eg")
@@ -190,13 +130,13 @@ def coagglomeration_cmd(
     """Ellison–Glaeser co-agglomeration γᶜ for every pair of industries (协同集聚)."""
     from clusteratlas.measure import coagglomeration
 
-    data = _load(input_path, project, [region, industry])
+    data = load_input(input_path, project, [region, industry])
     chosen = [s.strip() for s in industries.split(",")] if industries else None
     res = coagglomeration(data, chosen, region, industry, _weight(weight), level=_level(level),
                           kind=kind,  # type: ignore[arg-type]
                           region_totals=_region_totals(region_totals), alpha=alpha)
-    _notes(res.notes)
-    _write(res.table, out, "co-agglomeration pairs")
+    print_notes(res.notes)
+    write_frame(res.table, out, "co-agglomeration pairs")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from clusteratlas.errors import InputError
+from clusteratlas.commands._io import load_input, parse_floats, print_notes, write_frame
 
 _INPUT_PATH = typer.Option(None, "--input", help="Establishment records (.csv, .parquet, .xlsx).")
 _PROJECT = typer.Option(None, "--project", help="Project folder: read its store's establishments.")
@@ -28,15 +28,6 @@ _EXACT = typer.Option(False, "--exact", help="Exact kernel sums (slow) instead o
 _N_JOBS = typer.Option(None, "--n-jobs", help="Threads (-1: all).")
 _OUT = typer.Option(None, "--out", help="Write the industry × distance table (.csv or .parquet).")
 _INDICES_OUT = typer.Option(None, "--indices-out", help="Write Γ/Ψ per industry (.csv or .parquet).")
-
-
-def _floats(text: str | None, name: str) -> list[float] | None:
-    if not text:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"{name}: expected comma-separated numbers, got {text!r}") from None
 
 
 def register(measure_app: typer.Typer) -> None:
@@ -61,19 +52,18 @@ def register(measure_app: typer.Typer) -> None:
         indices_out: Path = _INDICES_OUT,
     ) -> None:
         """Duranton–Overman K-density Kd / Kemp with local and global bands (距离核密度)."""
-        from clusteratlas.commands.measure import _load, _notes, _write
         from clusteratlas.measure.kdensity import kdensity
 
-        data = _load(input_path, project, [industry])
+        data = load_input(input_path, project, [industry])
         try:
             bw: str | float = float(bandwidth)
         except ValueError:
             bw = bandwidth
         chosen = [s.strip() for s in only.split(",") if s.strip()] if only else None
         res = kdensity(data, chosen, industry=industry, x=x, y=y, planar=planar, weight=weight,
-                       r=_floats(r, "--r"), cutoff=cutoff, bandwidth=bw,  # type: ignore[arg-type]
+                       r=parse_floats(r, "--r"), cutoff=cutoff, bandwidth=bw,  # type: ignore[arg-type]
                        n_sims=sims, seed=seed, mode="exact" if exact else "fast", n_jobs=n_jobs)
-        _notes(res.notes)
-        _write(res.indices, indices_out, "industries")
+        print_notes(res.notes)
+        write_frame(res.indices, indices_out, "industries")
         if out is not None:
-            _write(res.table, out, "industry × distance rows")
+            write_frame(res.table, out, "industry × distance rows")
