@@ -235,10 +235,10 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     return mom, nbuf
 
 
-@numba.njit(cache=True)
-def _bin_sum(mom, ib, z, h):
-    """φ(z) · [M0 − M1 z/h + M2 (z² − 1)/(2h²)] (without 1/(√(2π) h))."""
-    return mom[ib, 0] - mom[ib, 1] * z / h + 0.5 * mom[ib, 2] * (z * z - 1.0) / (h * h)
+@numba.njit(cache=True, inline="always")
+def _bin_sum(mom, ib, z, inv_h, half_inv_h2):
+    """φ(z) · [M0 − M1 z/h + M2 (z² − 1)/(2h²)] (without φ and 1/(√(2π) h))."""
+    return mom[ib, 0] - mom[ib, 1] * z * inv_h + mom[ib, 2] * (z * z - 1.0) * half_inv_h2
 
 
 @numba.njit(cache=True)
@@ -246,14 +246,16 @@ def kde_from_moments(mom, delta, h, rs, wtot):
     """Reflected Gaussian KDE at ``rs`` from a moment histogram (second-order Taylor)."""
     nb = mom.shape[0]
     s = delta / h
+    inv_h = 1.0 / h
+    half_inv_h2 = 0.5 / (h * h)
     es2 = math.exp(-s * s)
     ehalf = math.exp(-0.5 * s * s)
     width = int(TRUNC_H / s) + 1
     out = np.zeros(rs.shape[0])
     for ri in range(rs.shape[0]):
         r = rs[ri]
-        acc = 0.0
-        # direct term φ_h(d - r): start at the bin nearest r and walk both ways
+        # direct term φ_h(d - r): start at the bin nearest r and walk both ways at once (two
+        # independent recurrences, so their multiplications overlap)
         b0 = math.floor(r / delta)
         if b0 > nb - 1:
             b0 = nb - 1
@@ -261,25 +263,29 @@ def kde_from_moments(mom, delta, h, rs, wtot):
             b0 = 0
         z0 = ((b0 + 0.5) * delta - r) / h
         phi0 = math.exp(-0.5 * z0 * z0)
-        # upward: φ(z + s) = φ(z) e^{-zs} e^{-s²/2}
-        phi = phi0
-        q = math.exp(-z0 * s)
-        z = z0
-        for ib in range(b0, min(nb, b0 + width + 1)):
-            if ib > b0:
-                phi = phi * q * ehalf
-                q = q * es2
-                z = z + s
-            acc += phi * _bin_sum(mom, ib, z, h)
-        # downward: φ(z - s) = φ(z) e^{zs} e^{-s²/2}
-        phi = phi0
-        q = math.exp(z0 * s)
-        z = z0
-        for ib in range(b0 - 1, max(-1, b0 - width - 1), -1):
-            phi = phi * q * ehalf
-            q = q * es2
-            z = z - s
-            acc += phi * _bin_sum(mom, ib, z, h)
+        acc = phi0 * _bin_sum(mom, b0, z0, inv_h, half_inv_h2)
+        acc_dn = 0.0
+        # upward: φ(z + s) = φ(z) e^{-zs} e^{-s²/2}; downward: φ(z - s) = φ(z) e^{zs} e^{-s²/2}
+        phi_up = phi0
+        q_up = math.exp(-z0 * s)
+        z_up = z0
+        phi_dn = phi0
+        q_dn = math.exp(z0 * s)
+        z_dn = z0
+        n_up = min(nb - 1, b0 + width) - b0
+        n_dn = b0 - max(0, b0 - width)
+        for k in range(1, max(n_up, n_dn) + 1):
+            if k <= n_up:
+                phi_up = phi_up * q_up * ehalf
+                q_up = q_up * es2
+                z_up = z_up + s
+                acc += phi_up * _bin_sum(mom, b0 + k, z_up, inv_h, half_inv_h2)
+            if k <= n_dn:
+                phi_dn = phi_dn * q_dn * ehalf
+                q_dn = q_dn * es2
+                z_dn = z_dn - s
+                acc_dn += phi_dn * _bin_sum(mom, b0 - k, z_dn, inv_h, half_inv_h2)
+        acc += acc_dn
         # reflected term φ_h(d + r), only bins with d + r within the truncation
         z = (0.5 * delta + r) / h
         if z <= TRUNC_H + s:
@@ -292,7 +298,7 @@ def kde_from_moments(mom, delta, h, rs, wtot):
                     z = z + s
                 if z > TRUNC_H + s:
                     break
-                acc += phi * _bin_sum(mom, ib, z, h)
+                acc += phi * _bin_sum(mom, ib, z, inv_h, half_inv_h2)
         out[ri] = acc * _INV_SQRT_2PI / (h * wtot)
     return out
 
