@@ -40,9 +40,10 @@ Two estimators of the same quantity:
   The passes are written so the compiler vectorises all but the histogram update: distances
   (on the sphere, in a loop of their own), sums, bin index (kept as a float) and offset run in
   branch-free loops over a chunk of a row of pairs, then a branch-free loop adds to the
-  histogram (pairs beyond the grid go to a spare last bin). On the sphere, ``asin`` of the half chord is a 12- or 20-term Horner sum of
-  its Maclaurin series (truncation below 1e-17 relative, chosen from the sample's extent)
-  instead of one libm call per pair; samples wider than about 9,500 km call ``math.asin``.
+  histogram (pairs beyond the grid go to a spare last bin). On the sphere, ``asin`` of the
+  half chord is a 12-, 20- or 32-term Horner sum of its Maclaurin series (truncation below
+  1e-17 relative, chosen from the sample's extent) instead of one libm call per pair; samples
+  whose bounding box spans more than about 8,000 km call ``math.asin``.
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ def kde_from_moments(mom, delta, h, rs, wtot):
 
 
 _CHUNK = 1024  # columns of a row of pairs processed at once
-ASIN_TERMS = (12, 20)  # unrolled series lengths; more terms needed: math.asin per pair
+ASIN_TERMS = (12, 20, 32)  # unrolled series lengths; more terms needed: math.asin per pair
 
 
 @numba.njit(cache=True)
@@ -327,7 +328,7 @@ def _asin_terms(xmax: float) -> int:
 
 @numba.njit(cache=True)
 def _asin_coefs(nterms: int) -> np.ndarray:
-    out = np.zeros(max(nterms, 20))
+    out = np.zeros(max(nterms, 32))
     c = 1.0
     out[0] = 1.0
     for k in range(1, nterms):
@@ -369,10 +370,54 @@ def _row_arc20(cx, cy, cz, a, m, two_r, c, drow):
 
 
 @numba.njit(cache=True, fastmath=True)
+def _row_arc32(cx, cy, cz, a, m, two_r, c, drow):
+    xa = cx[a]
+    ya = cy[a]
+    za = cz[a]
+    for b in range(a + 1, m):
+        dx = cx[b] - xa
+        dy = cy[b] - ya
+        dz = cz[b] - za
+        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+        p = c[31] * x2 + c[30]
+        p = p * x2 + c[29]
+        p = p * x2 + c[28]
+        p = p * x2 + c[27]
+        p = p * x2 + c[26]
+        p = p * x2 + c[25]
+        p = p * x2 + c[24]
+        p = p * x2 + c[23]
+        p = p * x2 + c[22]
+        p = p * x2 + c[21]
+        p = p * x2 + c[20]
+        p = p * x2 + c[19]
+        p = p * x2 + c[18]
+        p = p * x2 + c[17]
+        p = p * x2 + c[16]
+        p = p * x2 + c[15]
+        p = p * x2 + c[14]
+        p = p * x2 + c[13]
+        p = p * x2 + c[12]
+        p = p * x2 + c[11]
+        p = p * x2 + c[10]
+        p = p * x2 + c[9]
+        p = p * x2 + c[8]
+        p = p * x2 + c[7]
+        p = p * x2 + c[6]
+        p = p * x2 + c[5]
+        p = p * x2 + c[4]
+        p = p * x2 + c[3]
+        p = p * x2 + c[2]
+        p = p * x2 + c[1]
+        p = p * x2 + c[0]
+        drow[b] = two_r * p * math.sqrt(x2)
+
+
+@numba.njit(cache=True, fastmath=True)
 def _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow):
     """Distances from location ``a`` to locations ``a+1 .. m-1`` into ``drow``, in loops the
     compiler vectorises. On the sphere, ``asin`` of the half chord ``x`` is the Horner sum of
-    its Maclaurin series in ``x²`` (12 or 20 terms, whichever ``nterms`` — from
+    its Maclaurin series in ``x²`` (12, 20 or 32 terms, whichever ``nterms`` — from
     :func:`_asin_terms` over the sample's extent — allows: truncation below 1e-17 relative)
     instead of one libm call per pair; wider samples call ``math.asin``."""
     if not sphere:
@@ -388,6 +433,8 @@ def _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow):
         _row_arc12(cx, cy, cz, a, m, two_r, coefs, drow)
     elif nterms <= ASIN_TERMS[1]:
         _row_arc20(cx, cy, cz, a, m, two_r, coefs, drow)
+    elif nterms <= ASIN_TERMS[2]:
+        _row_arc32(cx, cy, cz, a, m, two_r, coefs, drow)
     else:
         for b in range(a + 1, m):
             drow[b] = chord_gc_km_nb(cx[a], cy[a], cz[a], cx[b], cy[b], cz[b], radius)
@@ -428,7 +475,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
         # bound on the half chord from the sample's bounding box in 3-D
         ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
         nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
-    coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
+    coefs = _asin_coefs(min(nterms, ASIN_TERMS[2]))
     k0 = 0
     k1 = 0
     buf0 = buf[0]
@@ -747,7 +794,7 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     if sphere:
         ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
         nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
-    coefs = _asin_coefs(min(nterms, ASIN_TERMS[1]))
+    coefs = _asin_coefs(min(nterms, ASIN_TERMS[2]))
     for a in range(m - 1):
         ca = cnt[a]
         wa = ew[a]
