@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,9 +265,13 @@ class Atlas:
             columns = [str(c) for c in frame.columns if c not in (ROW, MALFORMED)]
         else:
             path = Path(frame_or_path)
-            info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
-            step("hash", 0.0)
-            digest = file_sha256(path)
+            # The file is hashed in a thread while DuckDB reads it (both release the GIL);
+            # the hash is used only once the read has checked the file.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                hashing = pool.submit(file_sha256, path) if path.is_file() else None
+                info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
+                step("hash", 0.0)
+                digest = hashing.result() if hashing is not None else file_sha256(path)
             source = source or path.name
             columns = info.columns
         load_id = hashlib.sha256(f"{spec.name}:{digest}".encode()).hexdigest()[:16]
