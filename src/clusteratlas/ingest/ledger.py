@@ -40,3 +40,25 @@ def counts_by_reason(ledger: pd.DataFrame) -> pd.DataFrame:
                              "count": pd.Series(dtype="int64")})
     out = ledger.groupby(["status", "reason"], dropna=False).size().rename("count").reset_index()
     return out.sort_values(["status", "count"], ascending=[True, False]).reset_index(drop=True)
+
+
+class StatusCounts:
+    """Accepted / corrected / quarantined totals read off a ``counts`` frame
+    (``status``, ``reason``, ``count``); shared by validation results and load reports."""
+
+    counts: pd.DataFrame
+
+    def _n(self, status: str) -> int:
+        return int(self.counts.loc[self.counts["status"] == status, "count"].sum())
+
+    @property
+    def accepted(self) -> int:
+        return self._n("accepted")
+
+    @property
+    def corrected(self) -> int:
+        return self._n("corrected")
+
+    @property
+    def quarantined(self) -> int:
+        return self._n("quarantined")

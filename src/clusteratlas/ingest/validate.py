@@ -43,6 +43,7 @@ import pandas as pd
 
 from clusteratlas import schema
 from clusteratlas.errors import InputError
+from clusteratlas.ingest.ledger import StatusCounts
 from clusteratlas.ingest.mapping import resolve_columns
 from clusteratlas.ingest.readers import MALFORMED, ROW, _frame_to_relation, scalar
 
@@ -90,7 +91,7 @@ Locate = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass
-class ValidationResult:
+class ValidationResult(StatusCounts):
     """Outcome of validating one input.
 
     Attributes
@@ -112,21 +113,6 @@ class ValidationResult:
     counts: pd.DataFrame
     rows_read: int
     notes: list[str] = field(default_factory=list)
-
-    def _n(self, status: str) -> int:
-        return int(self.counts.loc[self.counts["status"] == status, "count"].sum())
-
-    @property
-    def accepted(self) -> int:
-        return self._n("accepted")
-
-    @property
-    def corrected(self) -> int:
-        return self._n("corrected")
-
-    @property
-    def quarantined(self) -> int:
-        return self._n("quarantined")
 
 
 def _q(name: str) -> str:

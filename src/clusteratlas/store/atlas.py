@@ -28,7 +28,7 @@ import pandas as pd
 
 from clusteratlas import schema
 from clusteratlas.errors import ClusterAtlasError, InputError, StoreError
-from clusteratlas.ingest.ledger import LEDGER_COLUMNS, LEDGER_DDL, LOADS_DDL
+from clusteratlas.ingest.ledger import LEDGER_COLUMNS, LEDGER_DDL, LOADS_DDL, StatusCounts
 from clusteratlas.ingest.readers import (
     MALFORMED,
     ROW,
@@ -66,7 +66,7 @@ def table_ddl(spec: schema.Table) -> str:
 
 
 @dataclass
-class LoadReport:
+class LoadReport(StatusCounts):
     """What one load did.
 
     Attributes
@@ -88,21 +88,6 @@ class LoadReport:
     replaced: bool = False
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
-
-    def _n(self, status: str) -> int:
-        return int(self.counts.loc[self.counts["status"] == status, "count"].sum())
-
-    @property
-    def accepted(self) -> int:
-        return self._n("accepted")
-
-    @property
-    def corrected(self) -> int:
-        return self._n("corrected")
-
-    @property
-    def quarantined(self) -> int:
-        return self._n("quarantined")
 
     def summary(self) -> str:
         lines = [f"{self.source} -> {self.table} (load {self.load_id}"
