@@ -241,6 +241,24 @@ def _load_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
     return info
 
 
+def choose_encoding(path: str | os.PathLike[str], encoding: str | None = None) -> tuple[str, bool]:
+    """The encoding to read a delimited file in, and whether a GB18030 reading should be tried
+    when that one finds undecodable records (the detected UTF-8 rests on an all-ASCII sample;
+    see :func:`gb18030_after_all`)."""
+    path = Path(path)
+    _check_file(path)
+    if encoding is not None:
+        return encoding, False
+    encoding = detect_encoding(path)
+    return encoding, encoding == "utf-8" and _sample_is_ascii(path)
+
+
+def gb18030_after_all(con: duckdb.DuckDBPyConnection, source: RawSource) -> bool:
+    """True when a file read as UTF-8 had records that are not UTF-8 (read after
+    :meth:`RawSource.rejected`)."""
+    return _has_invalid_utf8(con, source.relation)
+
+
 def _sample_is_ascii(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(_SAMPLE_BYTES).isascii()
@@ -251,8 +269,55 @@ def _has_invalid_utf8(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return bool(scalar(con, sql))
 
 
-def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
-                    encoding: str, progress: Progress | None) -> SourceInfo:
+@dataclass
+class RawSource:
+    """A delimited file opened for one pass of DuckDB's CSV reader, not yet read.
+
+    ``sql`` is a ``FROM`` item giving ``_row`` and ``_malformed`` (both missing: a record's number
+    is its position, known only once the records are stored) and every source column as text.
+    Reading it fills the table ``rejects`` with the records that could not be split; call
+    :meth:`rejected` after the read.
+    """
+
+    info: SourceInfo
+    sql: str
+    rejects: str
+    relation: str
+
+    def rejected(self, con: duckdb.DuckDBPyConnection, n_ok: int) -> str:
+        """After the read: the table of rejected records (``line``, ``csv_line``,
+        ``bad_encoding``), one row per record, by line; checks that the file had records."""
+        path, columns = self.info.path, self.info.columns
+        rej = f'"{self.relation}_rej"'
+        # one rejected record may produce several errors; keep one row per line
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rej} AS "
+            f"SELECT line, any_value(csv_line) AS csv_line, "
+            f"bool_or(error_type = 'INVALID ENCODING') AS bad_encoding "
+            f'FROM "{self.rejects}" GROUP BY line ORDER BY line'
+        )
+        n_rej = scalar(con, f"SELECT count(*) FROM {rej}")
+        if n_ok == 0 and n_rej == 0:
+            raise InputError(f"{path.name}: has a header but no data rows")
+        if n_ok == 0:
+            raise InputError(
+                f"{path.name}: no record matches the header's {len(columns)} fields "
+                f"(delimiter {self.info.delimiter!r}); is this a delimited table?"
+            )
+        return rej
+
+
+@contextmanager
+def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], relation: str,
+                   encoding: str, progress: Progress | None = None) -> Iterator[RawSource]:
+    """Open a delimited file in ``encoding`` for one read by DuckDB (see :class:`RawSource`).
+
+    The source stays readable until the block ends (a GB18030 file is read from a UTF-8 copy
+    that is deleted then), so the caller reads it straight into whatever it builds, with no
+    table of raw text in between.
+    """
+    path = Path(path)
+    suffix = _check_file(path)
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -273,33 +338,36 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
     with utf8_copy(path, encoding, progress) as utf8:
         if progress is not None:
             progress("read", 0.0)
+        reader = (f"read_csv({_sql_str(str(utf8))}, all_varchar=true, header=true, "
+                  f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+                  f"store_rejects=true, rejects_table='{rej}', rejects_scan='{scan}', "
+                  f"strict_mode=true, null_padding=false)")
         try:
-            con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{relation}_0" AS SELECT * FROM read_csv('
-                f"{_sql_str(str(utf8))}, all_varchar=true, header=true, "
-                f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
-                f"store_rejects=true, rejects_table='{rej}', rejects_scan='{scan}', "
-                f"strict_mode=true, null_padding=false)"
-            )
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
         except duckdb.Error as exc:
             raise InputError(f"{path.name}: cannot read as a delimited table: {_first_line(exc)}") from None
-    columns = _rename_reserved(con, f"{relation}_0")
-    info.columns = columns
-    _check_header(path, columns)
-    # one rejected record may produce several errors; keep one row per line
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{relation}_rej" AS '
-        f"SELECT line, any_value(csv_line) AS csv_line, "
-        f"bool_or(error_type = 'INVALID ENCODING') AS bad_encoding "
-        f'FROM "{rej}" GROUP BY line ORDER BY line'
-    )
-    n_rej = scalar(con, f'SELECT count(*) FROM "{relation}_rej"')
-    n_ok = scalar(con, f'SELECT count(*) FROM "{relation}_0"')
-    if n_ok == 0 and n_rej > 0:
-        raise InputError(
-            f"{path.name}: no record matches the header's {len(columns)} fields "
-            f"(delimiter {delimiter!r}); is this a delimited table?"
-        )
+        columns = _unreserved(names)
+        _check_header(path, columns)
+        info.columns = columns
+        select = ", ".join(f"{_qi(a)} AS {_qi(b)}" for a, b in zip(names, columns, strict=True))
+        sql = (f"(SELECT NULL::BIGINT AS {ROW}, NULL::VARCHAR AS {MALFORMED}, {select} "
+               f"FROM {reader})")
+        yield RawSource(info=info, sql=sql, rejects=rej, relation=relation)
+
+
+def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
+                    encoding: str, progress: Progress | None) -> SourceInfo:
+    del suffix  # checked again by open_delimited
+    with open_delimited(con, path, relation, encoding, progress) as source:
+        try:
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "{relation}_0" AS '
+                        f"SELECT * EXCLUDE ({ROW}, {MALFORMED}) FROM {source.sql}")
+        except duckdb.Error as exc:
+            raise InputError(f"{path.name}: cannot read as a delimited table: {_first_line(exc)}") from None
+        n_ok = int(scalar(con, f'SELECT count(*) FROM "{relation}_0"'))  # type: ignore[call-overload]
+        rej = source.rejected(con, n_ok)
+    info, columns = source.info, source.info.columns
+    n_rej = scalar(con, f"SELECT count(*) FROM {rej}")
     cols = ", ".join(_qi(c) for c in columns)
     nulls = ", ".join(f"NULL::VARCHAR AS {_qi(c)}" for c in columns)
     if n_rej == 0:
@@ -308,24 +376,35 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, s
             f'NULL::VARCHAR AS {MALFORMED}, {cols} FROM "{relation}_0"'
         )
     else:
-        # Good record g (0-based) sits at data index g + (number of rejected records before it).
-        # With rejected data indices r_j sorted, "good records before reject j" is r_j - j, so an
-        # ASOF join on that quantity counts the rejects preceding each good record (consecutive
-        # rejects share a value; the largest count wins).
-        con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{relation}_adj" AS SELECT good_before, max(k) AS k '
-            f"FROM (SELECT (line - 2) - (row_number() OVER (ORDER BY line) - 1) AS good_before, "
-            f'row_number() OVER (ORDER BY line) AS k FROM "{relation}_rej") GROUP BY good_before'
-        )
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{relation}" AS '
             f"SELECT g.rowid + 1 + coalesce(a.k, 0) AS {ROW}, NULL::VARCHAR AS {MALFORMED}, "
             + ", ".join(f"g.{_qi(c)}" for c in columns)
-            + f' FROM "{relation}_0" g ASOF LEFT JOIN "{relation}_adj" a ON g.rowid >= a.good_before '
+            + f' FROM "{relation}_0" g ASOF LEFT JOIN ({reject_offsets(rej)}) a '
+            f"ON g.rowid >= a.good_before "
             f"UNION ALL SELECT line - 1 AS {ROW}, csv_line AS {MALFORMED}, {nulls} "
-            f'FROM "{relation}_rej" ORDER BY {ROW}'
+            f"FROM {rej} ORDER BY {ROW}"
         )
     return info
+
+
+def reject_offsets(rejects: str) -> str:
+    """SQL giving ``good_before``, ``k``: with ``k`` records rejected before it, a good record
+    whose position among the good ones (0-based) is at least ``good_before`` sits ``k`` records
+    later in the file (use with an ASOF join on the position)."""
+    # Good record g (0-based) sits at data index g + (number of rejected records before it).
+    # With rejected data indices r_j sorted, "good records before reject j" is r_j - j, so an
+    # ASOF join on that quantity counts the rejects preceding each good record (consecutive
+    # rejects share a value; the largest count wins).
+    return (f"SELECT good_before, max(k) AS k "
+            f"FROM (SELECT (line - 2) - (row_number() OVER (ORDER BY line) - 1) AS good_before, "
+            f"row_number() OVER (ORDER BY line) AS k FROM {rejects}) GROUP BY good_before")
+
+
+def _unreserved(columns: list[str]) -> list[str]:
+    """Source column names, renamed where they would shadow DuckDB's ``rowid`` or our
+    bookkeeping columns."""
+    return [f"{c}_source" if c.lower() in ("rowid", ROW, MALFORMED) else c for c in columns]
 
 
 def _rename_reserved(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

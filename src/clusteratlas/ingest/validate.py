@@ -45,7 +45,14 @@ from clusteratlas import schema
 from clusteratlas.errors import InputError
 from clusteratlas.ingest.ledger import StatusCounts
 from clusteratlas.ingest.mapping import resolve_columns
-from clusteratlas.ingest.readers import MALFORMED, ROW, _frame_to_relation, scalar
+from clusteratlas.ingest.readers import (
+    MALFORMED,
+    ROW,
+    RawSource,
+    _frame_to_relation,
+    reject_offsets,
+    scalar,
+)
 
 QUARANTINE_REASONS: tuple[str, ...] = (
     "malformed_row",
@@ -168,9 +175,11 @@ class _Check:
 class _Plan:
     """The SQL of one validation, built from the table spec and the column map."""
 
-    def __init__(self, spec: schema.Table, colmap: Mapping[str, str]) -> None:
+    def __init__(self, spec: schema.Table, colmap: Mapping[str, str], columns: list[str]) -> None:
         self.spec = spec
         self.src = {canonical: source for source, canonical in colmap.items()}
+        self.colmap = dict(colmap)
+        self.columns = list(columns)  # every source column, in source order
         # One SELECT level per stage, each adding columns computed from the previous ones:
         self.stage0: list[str] = []   # r_* raw numeric text, tt_* trimmed text
         self.stage1: list[str] = []   # t_* text (missing markers as NULL), v0_* plain casts
@@ -306,9 +315,38 @@ class _Plan:
             "'lon/lat: (' || t_lon || ', ' || t_lat || ') outside ±180°/±90° or the (0, 0) "
             "placeholder'"))
 
+    def _kept_text(self) -> list[str]:
+        """The source text kept beside the typed values, one ``_o{i}`` column per source column:
+        what the ledger's ``original`` is rebuilt from (see :meth:`original_sql`). A column
+        mapped to a text column keeps its text only where it differs from the stored value
+        (trimmed, a missing marker, folded), so a clean row costs a missing value there."""
+        out = []
+        for i, c in enumerate(self.columns):
+            canonical = self.colmap.get(c)
+            if canonical is not None and self.spec.column(canonical).dtype == "string":
+                out.append(f"CASE WHEN _o{i} IS DISTINCT FROM {_q(canonical)} THEN _o{i} END AS _o{i}")
+            else:
+                out.append(f"_o{i}")
+        return out
+
+    def original_sql(self) -> str:
+        """JSON of a parsed row's source values (keyed by the source's column names), or of its
+        raw line when it could not be split; valid before any later step changes the row."""
+        values = []
+        for i, c in enumerate(self.columns):
+            canonical = self.colmap.get(c)
+            if canonical is not None and self.spec.column(canonical).dtype == "string":
+                values.append(f"{_lit(c)}, coalesce(_o{i}, {_q(canonical)})")
+            else:
+                values.append(f"{_lit(c)}, _o{i}")
+        obj = f"json_object({', '.join(values)})" if values else "json_object()"
+        return (f"CAST(CASE WHEN {MALFORMED} IS NOT NULL THEN json_object('_line', {MALFORMED}) "
+                f"ELSE {obj} END AS VARCHAR)")
+
     def parse_sql(self, raw: str) -> str:
-        """SQL giving one row per input row: ``_row``, typed canonical columns, ``status``,
-        ``reason`` (the first that applies) and ``detail`` (every problem or change found)."""
+        """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
+        ``_malformed``, typed canonical columns, ``status``, ``reason`` (the first that
+        applies), ``detail`` (every problem or change found) and the kept source text."""
         names = self.spec.names
         checks = [_Check("malformed_row", f"({MALFORMED} IS NOT NULL)",
                          "'record could not be split into the header''s fields: ' || "
@@ -336,14 +374,15 @@ class _Plan:
               f"CASE WHEN sw_coords THEN lon ELSE lat END AS lat) FROM (SELECT *, {swap} AS sw_coords FROM s3)"
               if swap else "SELECT *, false AS sw_coords FROM s3")
         cols = ", ".join(_q(c) for c in names)
+        kept = "".join(f", CAST({_q(c)} AS VARCHAR) AS _o{i}" for i, c in enumerate(self.columns))
         return f"""
-        WITH s0 AS (SELECT {ROW}, {MALFORMED}, {", ".join(self.stage0)} FROM {_q(raw)}),
+        WITH s0 AS (SELECT {ROW}, {MALFORMED}{kept}, {", ".join(self.stage0)} FROM {raw}),
         s1 AS (SELECT *, {", ".join(self.stage1)} FROM s0),
         {stages}
         s3 AS (SELECT *, {typed} FROM s2_8),
         s4 AS ({s4}),
         s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason FROM s4)
-        SELECT {ROW}, {cols},
+        SELECT {ROW}, {MALFORMED}, {cols}, {", ".join([*self._kept_text(), ""])}
           CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
                WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
           coalesce(q_reason, c_reason) AS reason,
@@ -391,15 +430,21 @@ def run_validation(
     valid_industries: Iterable[object] | None = None,
     regions: pd.DataFrame | Iterable[object] | None = None,
     locate: Locate | None = None,
-    existing: str | None = None,
+    existing: str | Callable[[], str | None] | None = None,
     prefix: str = "_v",
+    source: RawSource | None = None,
 ) -> Outcome:
-    """Validate the raw relation ``raw`` (text columns + ``_row``/``_malformed``) inside ``con``.
+    """Validate the raw rows of the ``FROM`` item ``raw`` (text columns + ``_row``/``_malformed``)
+    inside ``con``.
 
     Creates the temporary view ``{prefix}_clean`` (so that a store can insert straight from it)
     and table ``{prefix}_ledger``. ``existing``, when given,
     is a relation of rows already stored (canonical columns and ``source``): a row whose key is
-    already there is quarantined as a duplicate and the stored row kept.
+    already there is quarantined as a duplicate and the stored row kept; it may be a function
+    giving that relation, called once the rows are parsed. ``source``, when given,
+    is the open delimited file that ``raw`` reads (see :class:`~clusteratlas.ingest.readers.RawSource`):
+    its records are validated as they are read, numbered by position, and its rejected records
+    are added as ``malformed_row``.
     """
     spec = schema.table(table)
     colmap = resolve_columns([c for c in columns if c not in (ROW, MALFORMED)], table, mapping)
@@ -417,9 +462,13 @@ def run_validation(
     if regions is not None:
         regions_rel = f"{prefix}_regions"
         _codes_table(con, regions_rel, _region_codes(regions))
-    plan = _Plan(spec, colmap)
+    source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
+    plan = _Plan(spec, colmap, source_cols)
     parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.parse_sql(raw)}")
+    if source is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.parse_sql(raw)}")
+    else:
+        _parse_file(con, plan, raw, parsed, source)
     # Code lists are checked by UPDATE after parsing: a join inside the parse would lose the row
     # order, while an UPDATE keeps every row where it is. They come after the per-row checks in
     # priority, so a row already quarantined keeps its first reason.
@@ -436,8 +485,8 @@ def run_validation(
               AND {column} NOT IN (SELECT code FROM {codes})"""
         )
     if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
-        _apply_locate(con, parsed, locate, spec, prefix)
-    _duplicates(con, spec, parsed, dups, existing)
+        _apply_locate(con, parsed, locate, plan, prefix)
+    _duplicates(con, spec, parsed, dups, existing() if callable(existing) else existing)
     # Duplicates found after parsing are marked in place (an UPDATE keeps every row where it is),
     # so that the clean rows come out in input order with a plain filter, no sort.
     con.execute(
@@ -450,16 +499,11 @@ def run_validation(
         f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} "
         f"WHERE status <> 'quarantined'"
     )
-    source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
-    original = ("CASE WHEN r." + MALFORMED + " IS NOT NULL THEN json_object('_line', r." + MALFORMED
-                + ") ELSE json_object(" + ", ".join(f"{_lit(c)}, r.{_q(c)}" for c in source_cols)
-                + ") END")
+    # The source text is rebuilt only for the rows that need it (see _Plan._kept_text).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
-        WITH l AS (SELECT {ROW}, status, reason, detail FROM {parsed} WHERE status <> 'accepted')
-        SELECT l.{ROW} AS "row", l.status, l.reason, l.detail, CAST({original} AS VARCHAR) AS original
-        FROM l JOIN {_q(raw)} r ON r.{ROW} = l.{ROW}
-        ORDER BY l.{ROW}"""
+        SELECT {ROW} AS "row", status, reason, detail, {plan.original_sql()} AS original
+        FROM {parsed} WHERE status <> 'accepted' ORDER BY {ROW}"""
     )
     rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
     counts = con.sql(
@@ -475,6 +519,37 @@ def run_validation(
     counts["count"] = counts["count"].astype("int64")
     counts = counts[counts["count"] > 0].reset_index(drop=True)
     return Outcome(f"{prefix}_clean", f"{prefix}_ledger", counts, int(rows_read), notes)
+
+
+def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: str,
+                source: RawSource) -> None:
+    """Validate a delimited file's records as DuckDB reads them (no table of raw text), then
+    number them by position and add the records that could not be split."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.parse_sql(raw)}")
+    except duckdb.Error as exc:
+        lines = str(exc).strip().splitlines()
+        raise InputError(f"{source.info.path.name}: cannot read as a delimited table: "
+                         f"{lines[0] if lines else type(exc).__name__}") from None
+    n_ok = int(scalar(con, f"SELECT count(*) FROM {parsed}"))  # type: ignore[call-overload]
+    rej = source.rejected(con, n_ok)
+    # the table keeps the records in file order, so a record's number is its position plus the
+    # rejected records before it
+    if not scalar(con, f"SELECT count(*) FROM {rej}"):
+        con.execute(f"UPDATE {parsed} SET {ROW} = rowid + 1")
+        return
+    con.execute(
+        f"""UPDATE {parsed} AS p SET {ROW} = n.r
+        FROM (SELECT g.rowid AS rid, g.rowid + 1 + coalesce(a.k, 0) AS r FROM {parsed} g
+              ASOF LEFT JOIN ({reject_offsets(rej)}) a ON g.rowid >= a.good_before) n
+        WHERE p.rowid = n.rid"""
+    )
+    con.execute(
+        f"""INSERT INTO {parsed} ({ROW}, {MALFORMED}, status, reason, detail)
+        SELECT line - 1, csv_line, 'quarantined', 'malformed_row',
+          'record could not be split into the header''s fields: ' || left(csv_line, 200)
+        FROM {rej}"""
+    )
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str, dups: str,
@@ -523,9 +598,16 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
     )
 
 
-def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate,
-                  spec: schema.Table, prefix: str) -> None:
+def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, plan: _Plan,
+                  prefix: str) -> None:
     """Give rows without coordinates the centroid of their region or address (see ``Locate``)."""
+    spec = plan.spec
+    # the ledger rebuilds a text column's source value from the stored one where the two were
+    # equal: keep the source text of a code that is about to be replaced
+    region_src = plan.src.get("region_code")
+    keep = ("" if region_src is None else
+            f"_o{plan.columns.index(region_src)} = coalesce(p._o{plan.columns.index(region_src)}, "
+            f"p.region_code),")
     has_addr = "address" in spec.names
     addr = "address" if has_addr else "NULL::VARCHAR AS address"
     need = con.sql(
@@ -552,7 +634,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate,
     out = need[[ROW]].astype({ROW: "Int64"}).merge(out, on=ROW, how="left")
     con.register(f"{prefix}_located_df", out)
     con.execute(
-        f"""UPDATE {parsed} AS p SET
+        f"""UPDATE {parsed} AS p SET {keep}
           lon = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lon END,
           lat = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lat END,
           location_approx = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN true
@@ -609,7 +691,8 @@ def validate(
     try:
         _frame_to_relation(con, frame, "raw")
         columns = [c for c in (str(c) for c in frame.columns) if c not in (ROW, MALFORMED)]
-        out = run_validation(con, "raw", columns, table, mapping, valid_industries, regions, locate)
+        out = run_validation(con, '"raw"', columns, table, mapping, valid_industries, regions,
+                             locate)
         clean = con.sql(f"SELECT * FROM {out.clean}").df()
         ledger = con.sql(f"SELECT * FROM {out.ledger}").df()
     finally:

@@ -30,15 +30,25 @@ from clusteratlas import schema
 from clusteratlas.errors import ClusterAtlasError, InputError, StoreError
 from clusteratlas.ingest.ledger import LEDGER_COLUMNS, LEDGER_DDL, LOADS_DDL, StatusCounts
 from clusteratlas.ingest.readers import (
+    DELIMITED,
     MALFORMED,
     ROW,
     SourceInfo,
     _frame_to_relation,
+    choose_encoding,
     file_sha256,
+    gb18030_after_all,
     load_raw,
+    open_delimited,
     scalar,
 )
-from clusteratlas.ingest.validate import Locate, ledger_frame, run_validation, to_canonical
+from clusteratlas.ingest.validate import (
+    Locate,
+    Outcome,
+    ledger_frame,
+    run_validation,
+    to_canonical,
+)
 
 FILENAME = "atlas.duckdb"
 LOAD_ID = "_load_id"
@@ -251,30 +261,28 @@ class Atlas:
             source = source or "<frame>"
             _frame_to_relation(con, frame, "_raw")
             columns = [str(c) for c in frame.columns if c not in (ROW, MALFORMED)]
+            step("validate", 0.0)
+            out = run_validation(con, '"_raw"', columns, spec.name, mapping, valid_industries,
+                                 regions, locate,
+                                 existing=self._existing(spec, _load_id(spec, digest)), prefix="_v")
         else:
             path = Path(frame_or_path)
-            # The file is hashed in a thread while DuckDB reads it (both release the GIL);
-            # the hash is used only once the read has checked the file.
+            # The file is hashed in a thread while DuckDB reads it (both release the GIL); the
+            # hash (which names the load) is needed only by the duplicate check after the read.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 hashing = pool.submit(file_sha256, path) if path.is_file() else None
-                info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
-                step("hash", 0.0)
-                digest = hashing.result() if hashing is not None else file_sha256(path)
+                digests: list[str] = []
+
+                def others() -> str | None:
+                    digests.append(hashing.result() if hashing is not None else file_sha256(path))
+                    step("hash", 1.0)
+                    return self._existing(spec, _load_id(spec, digests[0]))
+
+                info, out = self._validate_file(path, spec, mapping, valid_industries, regions,
+                                                locate, encoding, others, step)
+            digest = digests[0] if digests else file_sha256(path)
             source = source or path.name
-            columns = info.columns
-        load_id = hashlib.sha256(f"{spec.name}:{digest}".encode()).hexdigest()[:16]
-        step("validate", 0.0)
-        existing = None
-        if scalar(con, f"SELECT count(*) FROM {_q(spec.name)} WHERE {LOAD_ID} <> {_lit(load_id)}"):
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW _existing AS SELECT t.*, "
-                f"coalesce(l.source, t.{LOAD_ID}) || ' (load ' || t.{LOAD_ID} || ')' AS source "
-                f"FROM {_q(spec.name)} t LEFT JOIN loads l ON l.load_id = t.{LOAD_ID} "
-                f"WHERE t.{LOAD_ID} <> {_lit(load_id)}"
-            )
-            existing = "_existing"
-        out = run_validation(con, "_raw", columns, spec.name, mapping, valid_industries, regions,
-                             locate, existing=existing, prefix="_v")
+        load_id = _load_id(spec, digest)
         step("store", 0.0)
         replaced = bool(scalar(con, f"SELECT count(*) FROM loads WHERE load_id = {_lit(load_id)}"))
         notes = list(out.notes)
@@ -284,6 +292,53 @@ class Atlas:
         return LoadReport(load_id=load_id, table=spec.name, source=source, rows_read=out.rows_read,
                           counts=out.counts, replaced=replaced,
                           encoding=info.encoding if info else None, notes=notes)
+
+    def _existing(self, spec: schema.Table, load_id: str) -> str | None:
+        """A view of the rows other loads stored in ``spec``'s table (``None`` if there are none)."""
+        con = self.con
+        if not scalar(con, f"SELECT count(*) FROM {_q(spec.name)} WHERE {LOAD_ID} <> {_lit(load_id)}"):
+            return None
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _existing AS SELECT t.*, "
+            f"coalesce(l.source, t.{LOAD_ID}) || ' (load ' || t.{LOAD_ID} || ')' AS source "
+            f"FROM {_q(spec.name)} t LEFT JOIN loads l ON l.load_id = t.{LOAD_ID} "
+            f"WHERE t.{LOAD_ID} <> {_lit(load_id)}"
+        )
+        return "_existing"
+
+    def _validate_file(self, path: Path, spec: schema.Table, mapping: Mapping[str, str] | None,
+                       valid_industries: Iterable[object] | None,
+                       regions: pd.DataFrame | Iterable[object] | None, locate: Locate | None,
+                       encoding: str | None, existing: Callable[[], str | None],
+                       step: Progress) -> tuple[SourceInfo, Outcome]:
+        """Read and validate a file; a delimited one is validated as DuckDB reads it."""
+        con = self.con
+        if path.suffix.lower() not in DELIMITED:
+            info = load_raw(con, path, "_raw", encoding=encoding, progress=step)
+            step("validate", 0.0)
+            return info, run_validation(con, '"_raw"', info.columns, spec.name, mapping,
+                                        valid_industries, regions, locate, existing=existing,
+                                        prefix="_v")
+
+        def attempt(enc: str) -> tuple[SourceInfo, Outcome, bool]:
+            with open_delimited(con, path, "_raw", enc, progress=step) as src:
+                out = run_validation(con, src.sql, src.info.columns, spec.name, mapping,
+                                     valid_industries, regions, locate, existing=existing,
+                                     prefix="_v", source=src)
+            return src.info, out, gb18030_after_all(con, src)
+
+        chosen, may_retry = choose_encoding(path, encoding)
+        info, out, undecodable = attempt(chosen)
+        if may_retry and undecodable:
+            # The first megabyte was plain ASCII, so it looked like UTF-8, but later bytes are
+            # not: a GBK/GB18030 file whose Chinese text starts late. Read it again as GB18030
+            # if the whole file decodes as that; otherwise keep the UTF-8 reading, whose
+            # undecodable records are quarantined as malformed.
+            try:
+                info, out, _ = attempt("gb18030")
+            except InputError:
+                info, out, _ = attempt(chosen)
+        return info, out
 
     def _commit(self, spec: schema.Table, load_id: str, source: str, digest: str,
                 info: SourceInfo | None, clean: str, ledger: str, counts: pd.DataFrame,
@@ -443,6 +498,10 @@ def _record_load(con: duckdb.DuckDBPyConnection, load_id: str, table: str, sourc
         [load_id, table, source, digest, encoding, rows_read, n["accepted"], n["corrected"],
          n["quarantined"], datetime.now(UTC).replace(tzinfo=None), "\n".join(notes)],
     )
+
+
+def _load_id(spec: schema.Table, digest: str) -> str:
+    return hashlib.sha256(f"{spec.name}:{digest}".encode()).hexdigest()[:16]
 
 
 def _frame_sha256(frame: pd.DataFrame) -> str:
