@@ -10,23 +10,23 @@ Two estimators of the same quantity:
 * **exact** — every pair distance, the bandwidth from exact order statistics, and the Gaussian
   kernel summed over every pair at every distance ``r`` (no truncation, no binning);
 * **fast** (default) — the bandwidth is exact and the kernel sum is binned with moments:
-  pairs are put on a grid of width ``δ ≤ h / 64`` with their first three moments (weight, Σu,
+  pairs are put on a grid of width ``δ ≤ h / 32`` with their first three moments (weight, Σu,
   Σu² of the offset ``u`` from the bin centre), and the kernel sum is a second-order Taylor
-  expansion about the bin centres — error below ``(δ/h)³ · 0.03 ≈ 1e-7`` of the kernel's peak
+  expansion about the bin centres — error below ``(δ/h)³ · 0.03 ≈ 9e-7`` of the kernel's peak
   per pair — truncated at 12 bandwidths (``φ(12) ≈ 5e-32``). Kernel values along the grid come
   from an exact multiplicative recurrence, not one ``exp`` per term.
 
   *General path* (three passes, no guesses): (1) sums give the standard deviation exactly and a
   coarse histogram locates the quartiles; (2) the distances in the quartiles' histogram bins are
   kept, so the type-7 quartiles (R's ``quantile``) are exact, while the pairs are binned on a
-  grid from a lower bound of ``h``; (3) only if that grid proves coarser than ``h / 64``, the
+  grid from a lower bound of ``h``; (3) only if that grid proves coarser than ``h / 32``, the
   pairs are binned again.
 
   *Standard-deviation path* (counterfactuals after the first 16, when those pilots all had
   ``IQR / 1.34 > 1.01 sd``, so that Silverman's minimum is the sd): one pass sums Σd, Σd²
   (exact sd), bins the moments and counts establishment pairs on the same fine grid (extended
   to the pilots' third quartile). The counts bracket each type-7 quartile within one bin of
-  width ``h / 64``; if the brackets prove ``IQR / 1.34 > sd``, ``h = 0.9 sd N^(-1/5)`` exactly
+  width ``h / 32``; if the brackets prove ``IQR / 1.34 > sd``, ``h = 0.9 sd N^(-1/5)`` exactly
   and the quartiles' values are never needed. Otherwise (or if the grid is too coarse for the
   exact ``h``) the sample is redone by the general path.
 
@@ -56,7 +56,7 @@ import numpy as np
 from clusteratlas.geo.distance import chord_gc_km_nb, planar_nb
 
 Q_BINS = 4096  # coarse histogram for locating the quartiles
-GRID_PER_H = 64.0  # fine bins per bandwidth in fast mode
+GRID_PER_H = 32.0  # fine bins per bandwidth in fast mode
 TRUNC_H = 12.0  # kernel truncation in bandwidths, fast mode
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -624,7 +624,7 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, 
 
     With quartile windows ``win`` (2 × 2: lo, hi) and a bandwidth guess ``h_guess`` from pilot
     samples, a single pass is tried: the quartiles are selected exactly among the distances
-    kept inside the windows, and the grid ``h_guess / 64`` is used if it is fine enough for the
+    kept inside the windows, and the grid ``h_guess / 32`` is used if it is fine enough for the
     exact ``h``. If a quartile falls outside its window or the grid is too coarse, the sample is
     redone by the general path, so the result never depends on the guesses. Pass
     ``win = zeros((2, 2))`` to use the general path directly.
@@ -860,7 +860,7 @@ def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_gues
 
     Silverman's rule takes ``min(sd, IQR / 1.34)``: the quartiles matter only if the IQR is
     the smaller. One pass gives the exact sd and a count histogram on the fine grid
-    ``h_guess / 64``, which brackets the type-7 quartiles within a bin each; if the bracket
+    ``h_guess / 32``, which brackets the type-7 quartiles within a bin each; if the bracket
     proves ``IQR / 1.34 > sd``, the bandwidth is ``rule · sd · N^(-1/5)`` exactly, without the
     quartiles' values (returned as NaN). If it cannot (IQR close to or below 1.34 sd), or the
     grid is too coarse for the exact ``h``, the sample is redone by the general path of

@@ -38,16 +38,22 @@ Speed
 Establishments sharing a location are collapsed, and each sample is processed by the compiled
 kernels of :mod:`clusteratlas.measure._kdensity_kernels`, in parallel over counterfactuals.
 ``mode="fast"`` (default) computes the bandwidth exactly and bins pairs with their first moments
-on a grid of at most ``h/64``, for an error below about 1e-7 of the density's scale (measured
-≤ 3e-9 in tests and bench/kdensity.py); counterfactuals after the first 16 take one pass over
+on a grid of at most ``h/32``, for an error below about 1e-6 of the density's scale (measured
+≤ 1e-7 in tests and bench/kdensity.py); counterfactuals after the first 16 take one pass over
 their pairs — when those pilots' bandwidths all come from the standard deviation, a lean pass
-that proves it from a count histogram and needs no quartile values (about 4–5 ns per pair on
+that proves it from a count histogram and needs no quartile values (about 4 ns per pair on
 one core of the bench machine), else a pass that keeps the distances near the pilots'
-quartiles (about 8–10 ns per pair). ``mode="exact"`` sums the kernel over every pair at every
-distance (agrees with a brute-force implementation to 1e-12) and is as slow as that
-implementation. Each counterfactual still visits all its ``n (n − 1) / 2`` location pairs: the
-cost grows with the square of the industry's size (an industry of 30,000 distinct sites takes
-roughly 20–40 minutes with 1000 counterfactuals on 2 free cores).
+quartiles (about 8–10 ns per pair). When the industry is a large share of the economy's
+distinct locations (``U`` below about ``4 n``, at most 12,000 locations, Kd), the
+counterfactuals go instead through the *pool pass* of
+:mod:`clusteratlas.measure._kdensity_pool`: the ``U (U − 1) / 2`` location pairs are binned
+once and 64 counterfactuals are summed per pass over them (~0.2 ns per location pair and
+counterfactual), with the same grid, the same exact bandwidth and quartiles. ``mode="exact"``
+sums the kernel over every pair at every distance (agrees with a brute-force implementation to
+1e-12) and is as slow as that implementation. Otherwise each counterfactual visits all its
+``n (n − 1) / 2`` location pairs: the cost grows with the square of the industry's size (an
+industry of 30,000 distinct sites takes roughly 20–40 minutes with 1000 counterfactuals on 2
+free cores).
 
 References
 ----------
@@ -75,6 +81,7 @@ from clusteratlas.console import track
 from clusteratlas.errors import InputError
 from clusteratlas.geo.distance import EARTH_RADIUS_KM, unit_xyz
 from clusteratlas.measure import _kdensity_kernels as kern
+from clusteratlas.measure import _kdensity_pool as kpool
 from clusteratlas.result import Result
 
 TABLE_COLUMNS = ["industry", "distance", "kd", "local_lo", "local_hi", "global_lo", "global_hi",
@@ -372,7 +379,7 @@ def kdensity(
     seed : int, optional
         Seed of :func:`numpy.random.default_rng`; recorded in ``.params``.
     mode : {"fast", "exact"}
-        Fast binned kernel sums (error ≲ 1e-7) or exact sums over all pairs.
+        Fast binned kernel sums (error ≲ 1e-6 of the peak) or exact sums over all pairs.
     n_grid : int
         Points of the grid on [0, cutoff].
     n_jobs : int, optional
@@ -459,6 +466,7 @@ def kdensity(
             raise InputError(f"{industry!r}: industries {unknown[:10]} not found; "
                              f"known: {all_inds[:20]}{' …' if len(all_inds) > 20 else ''}")
     codes = ind.to_numpy()
+    max_count = int(np.bincount(loc).max())
     step = grid[1] - grid[0]
     rows: list[pd.DataFrame] = []
     curves: list[pd.DataFrame] = []
@@ -488,24 +496,49 @@ def kdensity(
             sims = np.empty((n_sims, evals.size))
             block = max(1, _SAMPLE_BLOCK // n)
             win, h_guess, sd_path = _NO_WINDOW, -1.0, False
+            pool: kpool.PoolPairs | None = None
             redone = 0
             start = 0
             while start < n_sims:
                 # the first _PILOT counterfactuals go alone: their quartiles and bandwidths
                 # let the rest try the single-pass path (which verifies them, see kernels)
-                stop = min(n_sims, start + (_PILOT if start == 0 else block))
+                # or the pool pass
+                stop = min(n_sims, start + (_PILOT if start == 0 else
+                                            kpool.LANES if pool is not None else block))
                 draws = np.stack([sim_rng.choice(n_all, n, replace=False)
                                   for _ in range(stop - start)])
+                if pool is not None:
+                    k_pool, st, ok = pool.run(loc[draws], evals, rule_factor, fixed_h)
+                    if not ok.all():  # bandwidth too small for the pool's grid: redo
+                        redone += int((~ok).sum())
+                        k_pool[~ok], st[~ok] = kern.run_samples(
+                            loc[draws[~ok]], e, coords, sphere, EARTH_RADIUS_KM, evals,
+                            rule_factor, fixed_h, dmax, exact, _NO_WINDOW, -1.0)
+                    sims[start:stop] = k_pool
+                    start = stop
+                    continue
                 sims[start:stop], st = kern.run_samples(loc[draws], e, coords, sphere,
                                                         EARTH_RADIUS_KM, evals, rule_factor,
                                                         fixed_h, dmax, exact, win, h_guess,
                                                         sd_path)
-                if start == 0 and not exact and fixed_h == 0.0:
-                    win, h_guess = _single_pass_windows(st)
-                    sd_path = h_guess > 0 and _sd_rules(st)
+                if start == 0 and not exact:
+                    if fixed_h == 0.0:
+                        win, h_guess = _single_pass_windows(st)
+                        sd_path = h_guess > 0 and _sd_rules(st)
+                    pool_delta = (fixed_h if fixed_h > 0.0 else h_guess) / kern.GRID_PER_H
+                    if w is None and kpool.worthwhile(n, len(pts), max_count, pool_delta,
+                                                      dmax, n_sims - stop):
+                        pool = kpool.PoolPairs(coords, sphere, EARTH_RADIUS_KM, pool_delta,
+                                               dmax)
+                        sd_path = False
                 elif sd_path:
                     redone += int(np.isfinite(st[:, 1]).sum())  # quartiles: general path
                 start = stop
+            if pool is not None:
+                notes.append(f"industry {name}: counterfactuals after the first {_PILOT} by the "
+                             f"pool pass over all {len(pts):,} locations' pairs; {redone} of "
+                             f"{n_sims - _PILOT} redone by the per-sample kernels")
+                del pool
             if sd_path:
                 notes.append(f"industry {name}: bandwidths from the sd (IQR / 1.34 > sd proved "
                              f"by a count histogram); {redone} of {n_sims - _PILOT} "
