@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from clusteratlas.errors import InputError
-from clusteratlas.ingest import detect_encoding, read_table
+from clusteratlas.ingest import detect_encoding, read_table, readers
 from clusteratlas.ingest.readers import read_raw
 
 from .conftest import HEADER_ZH, ROWS_ZH
@@ -189,3 +189,31 @@ def test_awkward_header_names(write) -> None:
     assert info.columns == ["est_id", "year", "industry", 'say "hi"', "a b"]
     assert frame['say "hi"'].tolist()[0] == "x"
     assert frame["_malformed"].notna().tolist() == [False, True]
+
+
+def test_large_gb18030_files_are_transcoded_in_ranges_by_several_processes(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setattr(readers, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(readers.os, "cpu_count", lambda: 3)
+    rows = "".join(f"E{i},苏州华新电子有限公司𠀀,2022,C3971,{i},120.61,31.30\n" for i in range(5000))
+    text = HEADER_ZH + rows
+    path = tmp_path / "big_gb.csv"
+    path.write_bytes(text.encode("gb18030"))
+    assert len(readers._split_points(path, path.stat().st_size, 3)) == 4
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.read_bytes() == text.encode("utf-8")
+    assert not utf8.exists()
+    frame, info = read_raw(path)
+    assert info.encoding == "gb18030" and len(frame) == 5000
+    assert frame["企业名称"].iloc[-1] == "苏州华新电子有限公司𠀀"
+
+
+def test_corruption_in_a_later_range_names_its_byte(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(readers.os, "cpu_count", lambda: 2)
+    head = (HEADER_ZH + ROWS_ZH * 2000).encode("gb18030")
+    path = tmp_path / "late_bad.csv"
+    path.write_bytes(head + b"E9,\x81\x20,2022,C1,1,1,1\n")
+    offset = len(head) + 3
+    with pytest.raises(InputError, match=rf"byte {offset} is not valid GB18030"):
+        read_raw(path, encoding="gb18030")

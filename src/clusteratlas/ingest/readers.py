@@ -26,11 +26,15 @@ import codecs
 import hashlib
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import pandas as pd
@@ -137,42 +141,127 @@ def _sniff_delimiter(header: str, suffix: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+# A worker that transcodes one byte range of a file (run as ``python -I -S -c``: no site
+# imports, so it starts in milliseconds). A decoding error is reported as "offset reason".
+_TRANSCODE_WORKER = """
+import codecs, sys
+src, start, end, dst, encoding, chunk_bytes = sys.argv[1:]
+start, end, chunk_bytes = int(start), int(end), int(chunk_bytes)
+decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+with open(src, "rb") as fin, open(dst, "wb") as fout:
+    fin.seek(start)
+    pos = start
+    while True:
+        chunk = fin.read(min(chunk_bytes, end - pos))
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            sys.stderr.write(f"{pos + exc.start} {exc.reason}")
+            sys.exit(3)
+        fout.write(text.encode("utf-8"))
+        if not chunk:
+            break
+        pos += len(chunk)
+"""
+
+# Files smaller than this are transcoded in this process only (starting workers costs more).
+_PARALLEL_BYTES = 32 << 20
+
+
+def _split_points(path: Path, size: int, parts: int) -> list[int]:
+    """Offsets that cut ``path`` into about ``parts`` ranges just after a newline byte (never
+    inside a multi-byte character: in GB18030, as in UTF-8, byte 0x0A is always a newline)."""
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for k in range(1, parts):
+            handle.seek(max(size * k // parts, cuts[-1]))
+            block = handle.read(1 << 20)
+            at = block.find(b"\n")
+            if at < 0:
+                break
+            cut = handle.tell() - len(block) + at + 1
+            if cut >= size:
+                break
+            cuts.append(cut)
+    return [*cuts, size]
+
+
 @contextmanager
 def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> Iterator[Path]:
     """Yield a UTF-8 version of ``path``: the file itself when it already is, else a temp copy.
 
     The copy is written chunk by chunk with an incremental decoder, so memory stays bounded
     whatever the file size; a byte sequence that is not valid in ``encoding`` raises
-    :class:`InputError` with its byte offset.
+    :class:`InputError` with its byte offset. A large file is cut at line ends into one range per
+    core; this process transcodes the first while worker processes transcode the others (the
+    codec holds the GIL, so threads would not help), and their outputs are appended in order.
+    The decoding is Python's own codec in every range, so the text is the same either way.
     """
     if encoding in ("utf-8", "utf-8-sig"):
         yield path
         return
     size = path.stat().st_size
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    parts = min(os.cpu_count() or 1, 8) if size >= _PARALLEL_BYTES else 1
+    cuts = _split_points(path, size, parts)
     fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv")
     tmp = Path(tmp_name)
+    outputs = [tmp.with_name(f"{tmp.name}.part{k}") for k in range(1, len(cuts) - 1)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _TRANSCODE_WORKER, str(path), str(a), str(b),
+             str(out), encoding, str(_CHUNK_BYTES)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for a, b, out in zip(cuts[1:-1], cuts[2:], outputs, strict=True)
+    ]
     try:
-        done = 0
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while True:
-                chunk = src.read(_CHUNK_BYTES)
-                try:
-                    text = decoder.decode(chunk, final=not chunk)
-                except UnicodeDecodeError as exc:
+        with os.fdopen(fd, "wb") as dst:
+            _transcode_range(path, encoding, 0, cuts[1], dst, progress, size)
+            for worker, out in zip(workers, outputs, strict=True):
+                _, err = worker.communicate()
+                if worker.returncode != 0:
+                    offset, _, reason = err.decode(errors="replace").strip().partition(" ")
+                    if not offset.isdigit():
+                        raise InputError(f"{path.name}: transcoding from {encoding.upper()} failed "
+                                         f"({err.decode(errors='replace').strip()[:200]})")
                     raise InputError(
-                        f"{path.name}: byte {done + exc.start} is not valid {encoding.upper()} "
-                        f"({exc.reason}); the file is corrupt or mixes encodings"
-                    ) from None
-                dst.write(text.encode("utf-8"))
-                if not chunk:
-                    break
-                done += len(chunk)
-                if progress is not None:
-                    progress("decode", done / size)
+                        f"{path.name}: byte {offset} is not valid {encoding.upper()} "
+                        f"({reason}); the file is corrupt or mixes encodings"
+                    )
+                with open(out, "rb") as part:
+                    shutil.copyfileobj(part, dst, 1 << 24)
+                out.unlink()
         yield tmp
     finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        for out in outputs:
+            out.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+
+
+def _transcode_range(path: Path, encoding: str, start: int, end: int, dst: BinaryIO,
+                     progress: Progress | None, size: int) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    done = start
+    with open(path, "rb") as src:
+        src.seek(start)
+        while True:
+            chunk = src.read(min(_CHUNK_BYTES, end - done))
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path.name}: byte {done + exc.start} is not valid {encoding.upper()} "
+                    f"({exc.reason}); the file is corrupt or mixes encodings"
+                ) from None
+            dst.write(text.encode("utf-8"))
+            if not chunk:
+                break
+            done += len(chunk)
+            if progress is not None:
+                progress("decode", done / size)
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
