@@ -14,8 +14,11 @@ A. one industry of 2,000 establishments among 200,000 sites (planar km), 1000 co
    whether any distance changes significance between them. The same industry with lon/lat
    (great-circle km) is timed too.
 B. the configuration where dbmss is slowest: 10,000 sites, an industry of 5,000 of them, 1000
-   counterfactuals with global bands: default mode wall time, exact mode and naive per sample
-   (scaled to 1001 samples).
+   counterfactuals with global bands: default mode wall time (the counterfactuals go through the
+   pool pass), exact mode and naive per sample (scaled to 1001 samples), and the pool pass's
+   largest error against exact mode on two counterfactuals. dbmss's KdEnvelope on this
+   configuration took about 27 minutes on this machine (issue 6); the speed-up against it is
+   printed from that figure, not re-measured.
 
 The economy: 70 % of sites uniform on a 1,000 × 1,000 km square, 30 % around 40 "cities"
 (Gaussian, σ = 15 km); the measured industry has half its establishments in one 20-km cluster
@@ -33,6 +36,7 @@ import pandas as pd
 from scipy.spatial.distance import pdist
 
 from clusteratlas.measure import _kdensity_kernels as kern
+from clusteratlas.measure import _kdensity_pool as kpool
 from clusteratlas.measure.kdensity import _sd_rules, _single_pass_windows, kdensity
 
 SEED = 20261128
@@ -105,6 +109,13 @@ def run(n_sites: int, n_industry: int, n_sims: int, naive_samples: int, exact_sa
     print(f"naive NumPy:          {t_naive:8.2f} s per sample, measured on {naive_samples} "
           f"→ {t_naive * (n_sims + 1):8.1f} s for {n_sims + 1} samples "
           f"(speed-up {t_naive * (n_sims + 1) / t_ours:.0f}×)")
+    if label == "A":
+        ok = t_ours < 5 and t_naive * (n_sims + 1) / t_ours >= 30
+        print(f"target A: < 5 s and ≥ 30× the naive implementation → {'met' if ok else 'NOT met'}")
+    if label == "B":
+        print(f"dbmss KdEnvelope ≈ 27 min on this machine (issue 6's figure, not re-run): "
+              f"{27 * 60 / t_ours:.0f}× faster; target < 20 s (≥ 80×) → "
+              f"{'met' if t_ours < 20 else 'NOT met'}")
 
     coords, loc = _coords(xy_all)
     one = np.ones(n_industry)
@@ -123,11 +134,22 @@ def run(n_sites: int, n_industry: int, n_sims: int, naive_samples: int, exact_sa
     sd_path = h_guess > 0 and _sd_rules(st)
     k_obs, _ = kern.run_samples(locs[:1], one, coords, False, 6371.0088, rs, 0.9, 0.0, 2000.0,
                                 False, nw, -1.0)
-    k_cf, st_cf = kern.run_samples(locs[1:], one, coords, False, 6371.0088, rs, 0.9, 0.0,
-                                   2000.0, False, win, h_guess, sd_path)
+    delta = h_guess / kern.GRID_PER_H
+    dmax = float(np.hypot(*(xy_all.max(0) - xy_all.min(0))))
+    if kpool.worthwhile(n_industry, len(coords), 1, delta, dmax, n_sims - 16):
+        # the pool pass, as the pipeline takes it for this industry
+        t0 = time.perf_counter()
+        pool = kpool.PoolPairs(coords, False, 6371.0088, delta, dmax)
+        t_build = time.perf_counter() - t0
+        k_cf, st_cf, ok = pool.run(locs[1:], rs, 0.9, 0.0)
+        path = (f"pool pass over {len(coords):,} locations' pairs (table built in "
+                f"{t_build:.1f} s), {int((~ok).sum())} of {len(k_cf)} redone")
+    else:
+        k_cf, st_cf = kern.run_samples(locs[1:], one, coords, False, 6371.0088, rs, 0.9, 0.0,
+                                       2000.0, False, win, h_guess, sd_path)
+        path = ("sd path" if sd_path else "quartile-window path") + \
+            f", {int(np.isfinite(st_cf[:, 1]).sum()) if sd_path else 0} of {len(k_cf)} redone"
     k_fast = np.vstack([k_obs, k_cf])
-    path = ("sd path" if sd_path else "quartile-window path") + \
-        f", {int(np.isfinite(st_cf[:, 1]).sum()) if sd_path else 0} of {len(k_cf)} redone"
     print(f"ours, exact mode:     {t_exact:8.2f} s per sample (2 threads), measured on "
           f"{exact_samples} → {t_exact * (n_sims + 1):8.1f} s for {n_sims + 1} samples")
     m = min(naive_samples, exact_samples)
@@ -179,7 +201,7 @@ def main() -> None:
         run(2_000, 1_000, 200, 2, 2, "B (quick)", False, 0)
     else:
         run(200_000, 2_000, 1000, 3, 6, "A", True, 20)
-        run(10_000, 5_000, 1000, 1, 1, "B", False, 0)
+        run(10_000, 5_000, 1000, 1, 3, "B", False, 0)
 
 
 if __name__ == "__main__":
