@@ -193,6 +193,8 @@ def test_awkward_header_names(write) -> None:
 
 def test_large_gb18030_files_are_transcoded_in_ranges_by_several_processes(tmp_path: Path,
                                                                           monkeypatch) -> None:
+    # the codec path (taken when the compiled kernel meets a sequence it does not decode)
+    monkeypatch.setattr(readers, "_compiled_gb18030_copy", lambda *args: False)
     monkeypatch.setattr(readers, "_PARALLEL_BYTES", 0)
     monkeypatch.setattr(readers.os, "cpu_count", lambda: 3)
     rows = "".join(f"E{i},苏州华新电子有限公司𠀀,2022,C3971,{i},120.61,31.30\n" for i in range(5000))
@@ -216,4 +218,44 @@ def test_corruption_in_a_later_range_names_its_byte(tmp_path: Path, monkeypatch)
     path.write_bytes(head + b"E9,\x81\x20,2022,C1,1,1,1\n")
     offset = len(head) + 3
     with pytest.raises(InputError, match=rf"byte {offset} is not valid GB18030"):
+        read_raw(path, encoding="gb18030")
+
+
+def _every_gb18030_sequence() -> list[bytes]:
+    seqs = [bytes((a, b)) for a in range(0x81, 0xFF) for b in range(0x40, 0xFF) if b != 0x7F]
+    seqs += [bytes((a, b, c, d)) for a in range(0x81, 0x85) for b in range(0x30, 0x3A)
+             for c in range(0x81, 0xFF) for d in range(0x30, 0x3A)]
+    seqs += [bytes((a, b, c, d)) for a in range(0x90, 0xE4) for b in range(0x30, 0x3A)
+             for c in range(0x81, 0xFF, 5) for d in range(0x30, 0x3A)]
+    valid = []
+    for seq in seqs:
+        try:
+            seq.decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        valid.append(seq)
+    return valid
+
+
+def test_compiled_gb18030_kernel_decodes_as_pythons_codec(tmp_path: Path, monkeypatch) -> None:
+    valid = _every_gb18030_sequence()
+    assert len(valid) > 60000
+    data = b"id,text\n" + b"".join(b"%d,%s\n" % (i, seq) for i, seq in enumerate(valid))
+    path = tmp_path / "every.csv"
+    path.write_bytes(data)
+    used = []
+    kernel = readers._compiled_gb18030_copy
+    monkeypatch.setattr(readers, "_compiled_gb18030_copy", lambda *a: used.append(kernel(*a)) or used[-1])
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 1 << 16)  # many chunks, cut at line ends
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.read_bytes() == data.decode("gb18030").encode("utf-8")
+    assert used == [True]
+
+
+@pytest.mark.parametrize("tail", [b"\x81\x20", b"\x80", b"\xff", b"\x84\x31\xa5\x30", b"\x85\x30\x81\x30",
+                                  b"\xe3\x32\x9a\x36", b"\x81"])
+def test_sequences_the_kernel_does_not_decode_go_to_the_codec(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(HEADER_ZH.encode("gb18030") + b"E9," + tail + b",2022,C1,1,1,1\n")
+    with pytest.raises(InputError, match=r"byte 5\d is not valid GB18030"):
         read_raw(path, encoding="gb18030")
