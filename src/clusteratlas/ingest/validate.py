@@ -446,12 +446,22 @@ class _Plan:
             f"UPDATE {parsed} AS p SET status = s.status, reason = s.reason, detail = s.detail "
             f"FROM {slow} s WHERE p.rowid = s.{ROW}",
         ]
-        # Updates cost per value written, so each column is written back only where the full
-        # rules changed it, and only for rows that are kept.
-        out += [f"UPDATE {parsed} AS p SET {_q(c)} = s.{_q(c)} FROM {slow} s "
-                f"WHERE p.rowid = s.{ROW} AND s.status <> 'quarantined' "
-                f"AND p.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in self.spec.names]
         return out
+
+    def write_back(self, con: duckdb.DuckDBPyConnection, parsed: str, slow: str) -> None:
+        """Write the values the full rules changed back into ``parsed``: updates cost per value
+        written, so only the columns that changed anywhere, only where they changed, and only
+        for rows that are kept."""
+        names = self.spec.names
+        kept = f"FROM {slow} s JOIN {parsed} p ON p.rowid = s.{ROW} WHERE s.status <> 'quarantined'"
+        counts = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE p.{_q(c)} IS DISTINCT FROM s.{_q(c)})"
+                                  for c in names) + f" {kept}").fetchall()[0]
+        for c, n in zip(names, counts, strict=True):
+            if n:
+                con.execute(f"UPDATE {parsed} AS p SET {_q(c)} = s.{_q(c)} FROM {slow} s "
+                            f"WHERE p.rowid = s.{ROW} AND s.status <> 'quarantined' "
+                            f"AND p.{_q(c)} IS DISTINCT FROM s.{_q(c)}")
 
     def parse_sql(self, raw: str) -> str:
         """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
@@ -581,6 +591,7 @@ def run_validation(
         _parse_file(con, plan, raw, parsed, source)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
         con.execute(stmt)
+    plan.write_back(con, parsed, f"{prefix}_slow")
     # Code lists are checked by UPDATE after parsing: a join inside the parse would lose the row
     # order, while an UPDATE keeps every row where it is. They come after the per-row checks in
     # priority, so a row already quarantined keeps its first reason.
@@ -676,7 +687,8 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
         WITH k AS (SELECT {key} FROM {parsed} WHERE status <> 'quarantined'
                    GROUP BY ALL HAVING count(*) > 1),
-        d AS (SELECT p.* FROM {parsed} p SEMI JOIN k USING ({key}) WHERE p.status <> 'quarantined'),
+        d AS (SELECT {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({key})
+              WHERE p.status <> 'quarantined'),
         e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
                  min({ROW}) OVER (PARTITION BY {allc}) AS first_row FROM d),
         g AS (SELECT {key}, count(*) AS n_distinct,
