@@ -474,14 +474,18 @@ class _Plan:
         checks += self.checks
         # once a row is malformed its other checks are meaningless
         conds = [checks[0].cond] + [f"({MALFORMED} IS NULL AND {ch.cond})" for ch in checks[1:]]
+        # each condition is computed once, as a column, and named by the reason and detail
+        # expressions (the SQL stays small, which keeps DuckDB's planning quick)
+        flags = ", ".join([f"{c} AS _q{k}" for k, c in enumerate(conds)]
+                          + [f"{f.cond} AS _c{k}" for k, f in enumerate(self.fixes)])
         reason_q = "CASE " + " ".join(
-            f"WHEN {c} THEN {_lit(ch.reason)}" for c, ch in zip(conds, checks, strict=True)) + " END"
+            f"WHEN _q{k} THEN {_lit(ch.reason)}" for k, ch in enumerate(checks)) + " END"
         detail_q = "concat_ws('; ', " + ", ".join(
-            f"CASE WHEN {c} THEN {ch.detail} END" for c, ch in zip(conds, checks, strict=True)) + ")"
+            f"CASE WHEN _q{k} THEN {ch.detail} END" for k, ch in enumerate(checks)) + ")"
         reason_c = "CASE " + " ".join(
-            f"WHEN {f.cond} THEN {_lit(f.reason)}" for f in self.fixes) + " END"
+            f"WHEN _c{k} THEN {_lit(f.reason)}" for k, f in enumerate(self.fixes)) + " END"
         detail_c = "concat_ws('; ', " + ", ".join(
-            f"CASE WHEN {f.cond} THEN {f.detail} END" for f in self.fixes) + ")"
+            f"CASE WHEN _c{k} THEN {f.detail} END" for k, f in enumerate(self.fixes)) + ")"
         typed = ", ".join(f"{self.final[c]} AS {_q(c)}" for c in names)
         levels = [self.stage2, self.stage3, self.stage4, self.stage5, self.stage6, self.stage7,
                   self.stage8]
@@ -501,7 +505,8 @@ class _Plan:
         {stages}
         s3 AS (SELECT *, {typed} FROM s2_8),
         s4 AS ({s4}),
-        s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason FROM s4)
+        s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason
+               FROM (SELECT *, {flags} FROM s4))
         SELECT {ROW}, {MALFORMED}, {cols}, {", ".join([*self._kept_text(), ""])}
           CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
                WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
