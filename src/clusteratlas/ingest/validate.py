@@ -94,6 +94,9 @@ _HALF_DIGITS = "0123456789.,-+"
 _DUCK = {"string": "VARCHAR", "Int64": "BIGINT", "Float64": "DOUBLE", "boolean": "BOOLEAN"}
 
 LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
+# Hash of a row's key: rows whose keys share a hash are candidates, compared by key itself
+# (a collision only adds a candidate).
+KEY_HASH = "_key_hash"
 
 # A locate step takes rows without coordinates (columns _row, region_code, address) and returns
 # _row, lon, lat (missing when it could not place the row), and optionally region_code (the code
@@ -422,6 +425,9 @@ class _Plan:
         # every row gets the values its source text has as it is: right for a clean row, and
         # for most values of the others (slow_sql writes back only what the full rules change)
         values = ", ".join(f"{e} AS {_q(c)}" for c, e in typed)
+        # the key's hash lets the duplicate check group one integer column (see _duplicates)
+        exprs = dict(typed)
+        values += f", hash({', '.join(exprs[k] for k in spec.key)}) AS {KEY_HASH}"
         return f"""
         WITH f0 AS (SELECT {ROW}, {MALFORMED}{source} FROM {raw}),
         f1 AS (SELECT *{"".join(", " + x for x in casts + ends)} FROM f0),
@@ -452,7 +458,7 @@ class _Plan:
         """Write the values the full rules changed back into ``parsed``: updates cost per value
         written, so only the columns that changed anywhere, only where they changed, and only
         for rows that are kept."""
-        names = self.spec.names
+        names = (*self.spec.names, KEY_HASH)
         kept = f"FROM {slow} s JOIN {parsed} p ON p.rowid = s.{ROW} WHERE s.status <> 'quarantined'"
         counts = con.execute(
             "SELECT " + ", ".join(f"count(*) FILTER (WHERE p.{_q(c)} IS DISTINCT FROM s.{_q(c)})"
@@ -508,6 +514,7 @@ class _Plan:
         s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason
                FROM (SELECT *, {flags} FROM s4))
         SELECT {ROW}, {MALFORMED}, {cols}, {", ".join([*self._kept_text(), ""])}
+          hash({", ".join(_q(k) for k in self.spec.key)}) AS {KEY_HASH},
           CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
                WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
           coalesce(q_reason, c_reason) AS reason,
@@ -690,9 +697,9 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
         f"THEN '{c}' END" for c in spec.names if c not in spec.key) + ")"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
-        WITH k AS (SELECT {key} FROM {parsed} WHERE status <> 'quarantined'
+        WITH k AS (SELECT {KEY_HASH} FROM {parsed} WHERE status <> 'quarantined'
                    GROUP BY ALL HAVING count(*) > 1),
-        d AS (SELECT {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({key})
+        d AS (SELECT {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({KEY_HASH})
               WHERE p.status <> 'quarantined'),
         e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
                  min({ROW}) OVER (PARTITION BY {allc}) AS first_row FROM d),
