@@ -69,9 +69,18 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def table_ddl(spec: schema.Table) -> str:
-    """``CREATE TABLE`` statement of a canonical table (plus the ``_load_id`` bookkeeping column)."""
-    cols = ", ".join(f"{_q(c.name)} {_DUCK_TYPES[c.dtype]}" for c in spec.columns)
+def table_ddl(spec: schema.Table, compression: bool = True) -> str:
+    """``CREATE TABLE`` statement of a canonical table (plus the ``_load_id`` bookkeeping column).
+
+    Identifier columns (text named ``*_id``) are stored with ZSTD: their values are nearly all
+    distinct, where DuckDB's default dictionary/FSST analysis finds little to share, so ZSTD
+    writes them in half the time and about a third of the space (est_id of the 1M-row bench
+    file: 0.10 vs 0.21 CPU s, 9 vs 25 blocks), and reads them as fast.
+    """
+    def col(c: schema.Column) -> str:
+        zstd = compression and c.dtype == "string" and c.name.endswith("_id")
+        return f"{_q(c.name)} {_DUCK_TYPES[c.dtype]}" + (" USING COMPRESSION zstd" if zstd else "")
+    cols = ", ".join(col(c) for c in spec.columns)
     return f"CREATE TABLE IF NOT EXISTS {_q(spec.name)} ({cols}, {LOAD_ID} VARCHAR NOT NULL)"
 
 
@@ -196,7 +205,11 @@ class Atlas:
     def _ensure_tables(self) -> None:
         con = self.con
         for spec in schema.TABLES.values():
-            con.execute(table_ddl(spec))
+            try:
+                con.execute(table_ddl(spec))
+            except duckdb.Error:
+                # a DuckDB without ZSTD for text (before 1.2) uses its default compression
+                con.execute(table_ddl(spec, compression=False))
         con.execute(LEDGER_DDL)
         con.execute(LOADS_DDL)
 
