@@ -217,3 +217,34 @@ def test_drop_load_then_reload_a_changed_file(atlas: Atlas, tmp_path: Path) -> N
     assert atlas.table("establishments").set_index("est_id").loc["E1", "employment"] == 11
     with pytest.raises(StoreError, match="no load"):
         atlas.drop_load("nope")
+
+
+def test_gbk_text_starting_after_the_sample_is_loaded_as_gbk(atlas: Atlas, tmp_path: Path) -> None:
+    # the first megabyte is ASCII, so the file looks like UTF-8 until DuckDB meets the GBK bytes
+    ascii_rows = "".join(f"E{i},firm,2022,C1,5,120.1,31.1\n" for i in range(40000))
+    text = ("est_id,name,year,industry,employment,lon,lat\n" + ascii_rows
+            + "E99999,苏州华新电子有限公司,2022,C1,5,120.1,31.1\n")
+    path = _file(tmp_path, text, name="late_gbk.csv", encoding="gbk")
+    report = atlas.load(path)
+    assert report.encoding == "gb18030"
+    assert (report.rows_read, report.accepted) == (40001, 40001)
+    stored = atlas.table("establishments")
+    assert stored["name"].iloc[-1] == "苏州华新电子有限公司"
+    assert atlas.ledger().empty
+
+
+def test_parquet_and_frames_load_like_csv(atlas: Atlas, tmp_path: Path) -> None:
+    raw = pd.DataFrame({"企业代码": ["E1", " E2", "E3", "E4"], "年份": ["2022", "2022", "２０２２", "2022"],
+                        "行业代码": ["C1", "C1", "C1", ""], "从业人数": ["10", "1,200", "abc", "3"]})
+    path = tmp_path / "firms.parquet"
+    raw.to_parquet(path)
+    from_file = atlas.load(path)
+    assert from_file.counts.set_index("reason")["count"].to_dict() == {
+        "": 1, "thousands_separator": 1, "unparsable_number": 1, "missing_required": 1}
+    other = Atlas.init(tmp_path / "other")
+    try:
+        from_frame = other.load(raw)
+        pd.testing.assert_frame_equal(from_frame.counts, from_file.counts)
+        pd.testing.assert_frame_equal(other.table("establishments"), atlas.table("establishments"))
+    finally:
+        other.close()
