@@ -94,6 +94,14 @@ _HALF_DIGITS = "0123456789.,-+"
 _DUCK = {"string": "VARCHAR", "Int64": "BIGINT", "Float64": "DOUBLE", "boolean": "BOOLEAN"}
 
 LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
+def _rownum(alias: str = "") -> str:
+    """A parsed row's record number: rows of a file with no rejected records are numbered by
+    position only when a number is needed (``_row`` is left missing for them), the others carry
+    theirs."""
+    a = f"{alias}." if alias else ""
+    return f"coalesce({a}{ROW}, {a}rowid + 1)"
+
+
 # Hash of a row's key: rows whose keys share a hash are candidates, compared by key itself
 # (a collision only adds a candidate).
 KEY_HASH = "_key_hash"
@@ -627,7 +635,7 @@ def run_validation(
     con.execute(
         f"""UPDATE {parsed} AS p SET status = 'quarantined', reason = d.reason,
           detail = d.detail || coalesce('; also corrected: ' || p.detail, '')
-        FROM {dups} d WHERE d.{ROW} = p.{ROW}"""
+        FROM {dups} d WHERE d.{ROW} = {_rownum("p")}"""
     )
     names = ", ".join(_q(c) for c in spec.names)
     con.execute(
@@ -637,8 +645,8 @@ def run_validation(
     # The source text is rebuilt only for the rows that need it (see _Plan._kept_text).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
-        SELECT {ROW} AS "row", status, reason, detail, {plan.original_sql()} AS original
-        FROM {parsed} WHERE status <> 'accepted' ORDER BY {ROW}"""
+        SELECT {_rownum()} AS "row", status, reason, detail, {plan.original_sql()} AS original
+        FROM {parsed} WHERE status <> 'accepted' ORDER BY 1"""
     )
     rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
     counts = con.sql(
@@ -671,8 +679,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
     # the table keeps the records in file order, so a record's number is its position plus the
     # rejected records before it
     if not scalar(con, f"SELECT count(*) FROM {rej}"):
-        con.execute(f"UPDATE {parsed} SET {ROW} = rowid + 1")
-        return
+        return  # numbered by position where needed (_rownum)
     con.execute(
         f"""UPDATE {parsed} AS p SET {ROW} = n.r
         FROM (SELECT g.rowid AS rid, g.rowid + 1 + coalesce(a.k, 0) AS r FROM {parsed} g
@@ -699,7 +706,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
         WITH k AS (SELECT {KEY_HASH} FROM {parsed} WHERE status <> 'quarantined'
                    GROUP BY ALL HAVING count(*) > 1),
-        d AS (SELECT {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({KEY_HASH})
+        d AS (SELECT {_rownum("p")} AS {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({KEY_HASH})
               WHERE p.status <> 'quarantined'),
         e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
                  min({ROW}) OVER (PARTITION BY {allc}) AS first_row FROM d),
@@ -723,14 +730,14 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
     key_p = " || ', ' || ".join(f"'{k}=' || CAST(p.{_q(k)} AS VARCHAR)" for k in spec.key)
     con.execute(
         f"""INSERT INTO {dups}
-        SELECT p.{ROW},
+        SELECT {_rownum("p")},
           CASE WHEN {same} THEN 'exact_duplicate' ELSE 'duplicate_conflict' END,
           CASE WHEN {same} THEN 'same values already stored from ' || x.source
                ELSE 'key (' || {key_p} || ') already stored from ' || x.source
                     || ' with different values; the stored row is kept' END
         FROM {parsed} p JOIN {existing} x ON {on}
         WHERE p.status <> 'quarantined'
-          AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW})"""
+          AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = {_rownum("p")})"""
     )
 
 
@@ -747,7 +754,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, p
     has_addr = "address" in spec.names
     addr = "address" if has_addr else "NULL::VARCHAR AS address"
     need = con.sql(
-        f"SELECT {ROW}, region_code, {addr} FROM {parsed} WHERE status <> 'quarantined' "
+        f"SELECT {_rownum()} AS {ROW}, region_code, {addr} FROM {parsed} WHERE status <> 'quarantined' "
         f"AND lon IS NULL AND lat IS NULL AND (region_code IS NOT NULL"
         + (" OR address IS NOT NULL)" if has_addr else ")")
     ).df()
@@ -785,7 +792,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, p
                              || coalesce(': ' || o.note, '')
                         ELSE concat_ws('; ', p.detail, 'lon/lat: none given; approximate location '
                              || '(location_approx)' || coalesce(': ' || o.note, '')) END
-        FROM {prefix}_located_df o WHERE o.{ROW} = p.{ROW}"""
+        FROM {prefix}_located_df o WHERE o.{ROW} = {_rownum("p")}"""
     )
     con.unregister(f"{prefix}_located_df")
 
