@@ -152,6 +152,7 @@ def main() -> None:
         generate(utf8, args.rows, args.seed)
         to_gb18030(utf8, utf8.with_name("establishments_gb18030.csv"))
         return
+    start_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="clusteratlas-bench-") as tmp:
         work = Path(tmp)
         utf8 = work / "establishments_utf8.csv"
@@ -190,7 +191,9 @@ def main() -> None:
                 ratio = float(ours["seconds"]) / float(base["seconds"])  # type: ignore[arg-type]
                 which = "" if "duckdb" in results else " of the UTF-8 file"
                 print(f"{variant:<9} ours / duckdb bare read{which}: {ratio:.2f}x (target <= 2x)")
-        print("measured on a shared 2-core machine; figures vary with other load")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"measured on a shared 2-core machine; figures vary with other load "
+              f"(load average now {load}; at the start {start_load})")
 
 
 if __name__ == "__main__":
