@@ -202,11 +202,16 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     inv_delta = 1.0 / delta
     nbuf = 0
     nsel = qbins_sel.shape[0]
+    nterms, coefs = asin_series(cx, cy, cz, sphere)
+    drow = np.empty(m)
     for a in range(m - 1):
         wa = ew[a]
         ca = cnt[a]
+        # the same distances as pass 1 of the general path (same function), so that a
+        # quartile's coarse bin holds the same pairs in both passes
+        _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         for b in range(a + 1, m):
-            dd = _dist(cx, cy, cz, a, b, sphere, radius)
+            dd = drow[b]
             fb = dd * inv_delta
             if fb < nb:
                 ib = int(fb)
@@ -339,6 +344,18 @@ def _asin_coefs(nterms: int) -> np.ndarray:
         c = c * (2.0 * k - 1.0) * (2.0 * k - 1.0) / ((2.0 * k) * (2.0 * k + 1.0))
         out[k] = c
     return out
+
+
+@numba.njit(cache=True)
+def asin_series(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, sphere: bool):
+    """Terms and coefficients of the asin series that :func:`_row_distances` needs for the
+    locations ``cx, cy, cz`` (unit vectors; the half chord is bounded by their 3-D bounding
+    box). Planar: no terms."""
+    nterms = 0
+    if sphere:
+        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
+        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
+    return nterms, _asin_coefs(min(nterms, ASIN_TERMS[2]))
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -474,12 +491,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     drow = np.empty(m)
     urow = np.empty(m)
     frow = np.empty(m)
-    nterms = 0
-    if sphere:
-        # bound on the half chord from the sample's bounding box in 3-D
-        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
-        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
-    coefs = _asin_coefs(min(nterms, ASIN_TERMS[2]))
+    nterms, coefs = asin_series(cx, cy, cz, sphere)
     k0 = 0
     k1 = 0
     buf0 = buf[0]
@@ -687,10 +699,13 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, 
     hq = np.zeros(Q_BINS)  # establishment pairs per coarse bin
     s1 = 0.0
     s2 = 0.0
+    nterms, coefs = asin_series(cx, cy, cz, sphere)
+    drow = np.empty(m)
     for a in range(m - 1):
         ca = cnt[a]
+        _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         for b in range(a + 1, m):
-            dd = _dist(cx, cy, cz, a, b, sphere, radius)
+            dd = drow[b]
             mab = ca * cnt[b]
             s1 += mab * dd
             s2 += mab * dd * dd
@@ -794,11 +809,7 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     drow = np.empty(m)
     urow = np.empty(m)
     frow = np.empty(m)
-    nterms = 0
-    if sphere:
-        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
-        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
-    coefs = _asin_coefs(min(nterms, ASIN_TERMS[2]))
+    nterms, coefs = asin_series(cx, cy, cz, sphere)
     for a in range(m - 1):
         ca = cnt[a]
         wa = ew[a]

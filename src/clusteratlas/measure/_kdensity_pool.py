@@ -55,11 +55,7 @@ def pool_pairs(coords: np.ndarray, sphere: bool, radius: float, delta: float, nb
     cx = np.ascontiguousarray(coords[:, 0])
     cy = np.ascontiguousarray(coords[:, 1])
     cz = np.ascontiguousarray(coords[:, 2])
-    nterms = 0
-    if sphere:
-        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
-        nterms = kern._asin_terms(min(0.5 * math.sqrt(ext), 1.0))
-    coefs = kern._asin_coefs(min(nterms, kern.ASIN_TERMS[2]))
+    nterms, coefs = kern.asin_series(cx, cy, cz, sphere)
     inv = 1.0 / delta
     last = float(nb - 1)
     drow = np.empty(u_n)
