@@ -77,7 +77,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import pdist
 
-from clusteratlas.console import track
+from clusteratlas.console import make_progress
 from clusteratlas.errors import InputError
 from clusteratlas.geo.distance import EARTH_RADIUS_KM, unit_xyz
 from clusteratlas.measure import _kdensity_kernels as kern
@@ -385,7 +385,8 @@ def kdensity(
     n_jobs : int, optional
         Threads for the counterfactuals (default: Numba's; -1: all).
     progress : bool, optional
-        Show a progress bar over industries (default: when stderr is a terminal).
+        Show a progress bar over the samples of all industries, with the time remaining
+        (default: when stderr is a terminal).
     keep_simulations : bool
         Keep every counterfactual curve in ``.simulations``.
 
@@ -473,28 +474,36 @@ def kdensity(
     index_rows: list[dict[str, Any]] = []
     sims_kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     exact = mode == "exact"
-    with _threads(n_jobs):
-        for name in track(chosen, "K-density 核密度", show=progress):
+    # progress in samples (the observed one and the counterfactuals of every industry), so
+    # that a single large industry shows its own progress and time remaining
+    with _threads(n_jobs), make_progress(progress) as bar:
+        task = bar.add_task("K-density 核密度", total=len(chosen) * (n_sims + 1))
+        for name in chosen:
+            bar.update(task, description=f"K-density 核密度 {name}")
             members = np.flatnonzero(codes == name)
             n = members.size
+            skip = ""
             if n < 3:
-                notes.append(f"industry {name}: {n} establishment(s); at least 3 are needed, skipped")
-                continue
-            if n >= n_all:
-                notes.append(f"industry {name}: holds every establishment; no counterfactual "
-                             "can differ, skipped")
-                continue
+                skip = f"{n} establishment(s); at least 3 are needed, skipped"
+            elif n >= n_all:
+                skip = "holds every establishment; no counterfactual can differ, skipped"
             e = w[members] if w is not None else np.ones(n)
-            if w is not None and not (e.sum() ** 2 - (e**2).sum()) > 0:
-                notes.append(f"industry {name}: fewer than two establishments with positive "
-                             f"{weight!r}; skipped")
+            if not skip and w is not None and not (e.sum() ** 2 - (e**2).sum()) > 0:
+                skip = f"fewer than two establishments with positive {weight!r}; skipped"
+            if skip:
+                notes.append(f"industry {name}: {skip}")
+                bar.advance(task, n_sims + 1)
                 continue
             obs, obs_stats = kern.run_samples(loc[members][None, :], e, coords, sphere,
                                               EARTH_RADIUS_KM, evals, rule_factor, fixed_h,
                                               dmax, exact, _NO_WINDOW, -1.0)
+            bar.advance(task, 1)
             h_obs = obs_stats[:, 0]
             sims = np.empty((n_sims, evals.size))
-            block = max(1, _SAMPLE_BLOCK // n)
+            # blocks of counterfactuals per compiled call: bounded in memory, and about 20
+            # per industry so that the progress bar moves
+            block = max(2 * numba.get_num_threads(),
+                        min(_SAMPLE_BLOCK // n, -(-n_sims // 20)))
             win, h_guess, sd_path = _NO_WINDOW, -1.0, False
             pool: kpool.PoolPairs | None = None
             redone = 0
@@ -515,6 +524,7 @@ def kdensity(
                             loc[draws[~ok]], e, coords, sphere, EARTH_RADIUS_KM, evals,
                             rule_factor, fixed_h, dmax, exact, _NO_WINDOW, -1.0)
                     sims[start:stop] = k_pool
+                    bar.advance(task, stop - start)
                     start = stop
                     continue
                 sims[start:stop], st = kern.run_samples(loc[draws], e, coords, sphere,
@@ -533,6 +543,7 @@ def kdensity(
                         sd_path = False
                 elif sd_path:
                     redone += int(np.isfinite(st[:, 1]).sum())  # quartiles: general path
+                bar.advance(task, stop - start)
                 start = stop
             if pool is not None:
                 notes.append(f"industry {name}: counterfactuals after the first {_PILOT} by the "
