@@ -366,3 +366,30 @@ def reference_verdicts(raw: pd.DataFrame,
             for i in rows:
                 verdicts[i] = ("quarantined", "duplicate_conflict", set())
     return verdicts
+
+
+# Kashgar (653101) and Huqiu (320505) with their seat points (GB/T 2260 codes, WGS-84)
+SEATS = pd.DataFrame({"region_code": ["653101", "320505"], "lon": [75.99, 120.57],
+                      "lat": [39.47, 31.30]})
+
+
+def test_in_range_swaps_are_found_from_the_region_seat() -> None:
+    rows = frame({"region_code": "653101", "lon": "39.50", "lat": "76.02"},   # Arctic as given
+                 {"region_code": "653101", "lon": "76.02", "lat": "39.50"},   # right as given
+                 {"region_code": "653101", "lon": "10.0", "lat": "10.0"},     # far either way
+                 {"region_code": "653101", "lon": "39.50", "lat": "76.02", "output": "1,000"},
+                 {"region_code": "653101", "lon": "39.50", "lat": "76.02", "employment": "-1"})
+    result = validate(rows, regions=SEATS)
+    ledger = result.ledger.set_index("row")
+    assert ledger.loc[1, ["status", "reason"]].tolist() == ["corrected", "swapped_lat_lon"]
+    assert "km from the seat of region 653101" in ledger.loc[1, "detail"]
+    assert json.loads(ledger.loc[1, "original"])["lon"] == "39.50"
+    assert 2 not in ledger.index and 3 not in ledger.index
+    # a row corrected for another reason keeps that reason and notes the exchange too
+    assert ledger.loc[4, "reason"] == "thousands_separator" and "exchanged" in ledger.loc[4, "detail"]
+    assert ledger.loc[5, "reason"] == "negative_value"  # quarantined rows are left as they are
+    clean = result.clean.set_index("est_id")
+    assert clean.loc["E1", ["lon", "lat"]].tolist() == [76.02, 39.5]
+    assert clean.loc["E3", ["lon", "lat"]].tolist() == [10.0, 10.0]
+    # without seat points (codes only) nothing is exchanged
+    assert validate(rows, regions=SEATS[["region_code"]]).clean["lon"].iloc[0] == 39.5

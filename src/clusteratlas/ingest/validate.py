@@ -11,7 +11,8 @@ corrected
     ``full_width_digits`` (``１２０`` → 120), ``thousands_separator`` (``1,234`` → 1234),
     ``year_from_date`` (``2015-03-01`` or ``2015年`` → 2015 in an integer year column),
     ``swapped_lat_lon`` (latitude outside ±90° but a valid longitude, and longitude within ±90°:
-    the two are exchanged), ``located_approx`` (no coordinates; the centroid of the row's region or
+    the two are exchanged; or, when the regions table has seat points ``lon``/``lat``, coordinates
+    more than 1,000 km from their region's seat that are within 300 km of it once exchanged), ``located_approx`` (no coordinates; the centroid of the row's region or
     address from a ``locate`` step, with ``location_approx`` set).
 quarantined
     Not stored; the ledger keeps the reason, a detail naming column and value, and the original
@@ -101,6 +102,11 @@ def _rownum(alias: str = "") -> str:
     a = f"{alias}." if alias else ""
     return f"coalesce({a}{ROW}, {a}rowid + 1)"
 
+
+# In-range swapped coordinates (see _swaps_near_the_seat): farther than this from the region's
+# seat point as given, and within this of it once exchanged.
+SWAP_FAR_KM = 1000
+SWAP_NEAR_KM = 300
 
 # Hash of a row's key: rows whose keys share a hash are candidates, compared by key itself
 # (a collision only adds a candidate).
@@ -627,6 +633,8 @@ def run_validation(
             WHERE status <> 'quarantined' AND {column} IS NOT NULL
               AND {column} NOT IN (SELECT code FROM {codes})"""
         )
+    if regions is not None and {"lon", "lat", "region_code"} <= set(spec.names):
+        _swaps_near_the_seat(con, parsed, regions, prefix)
     if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
         _apply_locate(con, parsed, locate, plan, prefix)
     _duplicates(con, spec, parsed, dups, existing() if callable(existing) else existing)
@@ -692,6 +700,51 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
           'record could not be split into the header''s fields: ' || left(csv_line, 200)
         FROM {rej}"""
     )
+
+
+def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, parsed: str,
+                         regions: pd.DataFrame | Iterable[object], prefix: str) -> None:
+    """Exchange in-range coordinates that are far from their region's seat point but near it
+    once exchanged (``swapped_lat_lon``; needs a regions table with ``lon``/``lat`` seats).
+
+    Latitude outside ±90° shows a swap by itself; within ±90° only the region can: a Chinese
+    firm at (39.5, 76.0) lies in the Arctic, while (76.0, 39.5) is Kashgar. Far is more than
+    ``SWAP_FAR_KM`` from the seat, near is within ``SWAP_NEAR_KM`` (a county or city seat is
+    rarely farther from its establishments; a correct point is never near once exchanged unless
+    the region lies where latitude and longitude could be each other's).
+    """
+    if not isinstance(regions, pd.DataFrame) or not {"lon", "lat"} <= set(regions.columns):
+        return
+    seats = pd.DataFrame({
+        "code": regions["region_code"].astype("string").str.strip(),
+        "lon": pd.to_numeric(regions["lon"], errors="coerce").astype("Float64"),
+        "lat": pd.to_numeric(regions["lat"], errors="coerce").astype("Float64"),
+    }).dropna().drop_duplicates("code")
+    if seats.empty:
+        return
+    con.register(f"{prefix}_seats_df", seats)
+
+    def km(lon: str, lat: str) -> str:  # great-circle distance to the seat (haversine, R = 6371)
+        return (f"2 * 6371.0088 * asin(sqrt(pow(sin(radians({lat} - r.lat) / 2), 2) + "
+                f"cos(radians({lat})) * cos(radians(r.lat)) * pow(sin(radians({lon} - r.lon) / 2), 2)))")
+
+    try:
+        con.execute(
+            f"""UPDATE {parsed} AS p SET lon = p.lat, lat = p.lon,
+              status = CASE WHEN p.status = 'accepted' THEN 'corrected' ELSE p.status END,
+              reason = CASE WHEN p.status = 'accepted' THEN 'swapped_lat_lon' ELSE p.reason END,
+              detail = concat_ws('; ', p.detail, 'lon/lat: (' || p.lon || ', ' || p.lat
+                || ') exchanged: ' || round(c.given) || ' km from the seat of region '
+                || p.region_code || ', ' || round(c.swapped) || ' km once exchanged')
+            FROM (SELECT g.rowid AS rid, {km("g.lon", "g.lat")} AS given,
+                         {km("g.lat", "g.lon")} AS swapped
+                  FROM {parsed} g JOIN {prefix}_seats_df r ON r.code = g.region_code
+                  WHERE g.status <> 'quarantined' AND g.lon IS NOT NULL AND g.lat IS NOT NULL
+                    AND abs(g.lon) <= 90) c
+            WHERE p.rowid = c.rid AND c.given > {SWAP_FAR_KM} AND c.swapped < {SWAP_NEAR_KM}"""
+        )
+    finally:
+        con.unregister(f"{prefix}_seats_df")
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str, dups: str,
