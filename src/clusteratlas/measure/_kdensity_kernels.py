@@ -599,39 +599,59 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
 
 
 @numba.njit(cache=True)
-def _select_in_window(vals, mults, nval, lo, hi, start, j):
-    """The j-th (0-based) order statistic among all pairs, given the ``nval`` kept values of
-    the window [lo, hi] and ``start`` pairs below it: a sub-histogram finds the sub-bin holding
-    it, and only that sub-bin is sorted. Returns NaN if it is not inside the window."""
-    if j < start:
-        return np.nan
+def _select_in_window(vals, mults, nval, lo, hi, start, j0, j1):
+    """The j0-th and j1-th (0-based, ``j0 ≤ j1``) order statistics among all pairs, given the
+    ``nval`` kept values of the window [lo, hi] and ``start`` pairs below it: one
+    sub-histogram finds the sub-bins holding them, and only those are sorted. NaN for an order
+    statistic that is not inside the window."""
+    out = np.full(2, np.nan)
+    if j0 < start:
+        return out
     nsub = 1024
     width = (hi - lo) / nsub
     if not width > 0.0:
         width = 1.0
     sub = np.zeros(nsub + 1)
     for v in range(nval):
-        ib = min(int((vals[v] - lo) / width), nsub)
-        sub[ib] += mults[v]
+        sub[min(int((vals[v] - lo) / width), nsub)] += mults[v]
+    # the sub-bins of j0 and j1, and the pairs below the first of them
+    js = np.empty(2)
+    js[0] = j0
+    js[1] = j1
+    bins = np.full(2, -1)
     c = start
+    below = 0.0
     for ib in range(nsub + 1):
-        if c + sub[ib] > j:
-            cnt = 0
-            for v in range(nval):
-                if min(int((vals[v] - lo) / width), nsub) == ib:
-                    cnt += 1
-            ds = np.empty(cnt)
-            ms = np.empty(cnt)
-            k = 0
-            for v in range(nval):
-                if min(int((vals[v] - lo) / width), nsub) == ib:
-                    ds[k] = vals[v]
-                    ms[k] = mults[v]
-                    k += 1
-            o = np.argsort(ds, kind="mergesort")
-            return _order_stat_from_sorted(ds[o], ms[o], c, j)
+        for t in range(2):
+            if bins[t] < 0 and c + sub[ib] > js[t]:
+                bins[t] = ib
+                if t == 0:
+                    below = c
         c += sub[ib]
-    return np.nan
+    if bins[0] < 0:
+        return out
+    last = bins[1] if bins[1] >= 0 else bins[0]
+    cnt = 0
+    for v in range(nval):
+        ib = min(int((vals[v] - lo) / width), nsub)
+        if ib >= bins[0] and ib <= last:
+            cnt += 1
+    ds = np.empty(cnt)
+    ms = np.empty(cnt)
+    k = 0
+    for v in range(nval):
+        ib = min(int((vals[v] - lo) / width), nsub)
+        if ib >= bins[0] and ib <= last:
+            ds[k] = vals[v]
+            ms[k] = mults[v]
+            k += 1
+    o = np.argsort(ds, kind="mergesort")
+    ds = ds[o]
+    ms = ms[o]
+    out[0] = _order_stat_from_sorted(ds, ms, below, j0)
+    if bins[1] >= 0:
+        out[1] = _order_stat_from_sorted(ds, ms, below, j1)
+    return out
 
 
 @numba.njit(cache=True)
@@ -682,11 +702,9 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, 
             if not overflow:
                 for t, p in enumerate((0.25, 0.75)):
                     kk, frac = _type7(p, npairs)
-                    lo = _select_in_window(buf[t], bufm[t], kept[t], win[t, 0], win[t, 1],
-                                           below[t], kk)
-                    hi = _select_in_window(buf[t], bufm[t], kept[t], win[t, 0], win[t, 1],
-                                           below[t], min(kk + 1.0, npairs - 1.0))
-                    q[t] = lo + frac * (hi - lo)
+                    v = _select_in_window(buf[t], bufm[t], kept[t], win[t, 0], win[t, 1],
+                                          below[t], kk, min(kk + 1.0, npairs - 1.0))
+                    q[t] = v[0] + frac * (v[1] - v[0])
             if np.all(np.isfinite(q)):
                 h = _rule_bandwidth(sd, q[1] - q[0], npairs, rule_factor)
                 if (h > 0.0 and delta <= h / GRID_PER_H * (1.0 + 1e-9)
