@@ -289,6 +289,7 @@ class Atlas:
                 def others() -> str | None:
                     digests.append(hashing.result() if hashing is not None else file_sha256(path))
                     step("hash", 1.0)
+                    step("validate", 0.5)  # read and parsed; duplicates and ledger to come
                     return self._existing(spec, _load_id(spec, digests[0]))
 
                 info, out = self._validate_file(path, spec, mapping, valid_industries, regions,
