@@ -826,8 +826,13 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     s2 = 0.0
     drow = np.empty(m)
     urow = np.empty(m)
-    frow = np.empty(m)
+    irow = np.empty(m, dtype=np.int32)
     nterms, coefs = asin_series(cx, cy, cz, sphere)
+    distinct = unit
+    for a in range(m):
+        if cnt[a] != 1.0:
+            distinct = False
+            break
     for a in range(m - 1):
         ca = cnt[a]
         wa = ew[a]
@@ -846,9 +851,9 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
                     mab = ca * cnt[b]
                     r1 += mab * dd
                     r2 += mab * dd * dd
-                    # bin index kept as a float: no float → int64 conversion in a vector loop
+                    # bin index as int32: converts in the vector loop (int64 would not)
                     fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
-                    frow[b] = fb
+                    irow[b] = np.int32(fb)
                     urow[b] = dd - (fb + 0.5) * delta
             else:
                 xa = cx[a]
@@ -861,13 +866,21 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
                     r1 += mab * dd
                     r2 += mab * dd * dd
                     fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
-                    frow[b] = fb
+                    irow[b] = np.int32(fb)
                     urow[b] = dd - (fb + 0.5) * delta
             s1 += r1
             s2 += r2
-            if unit:
+            if distinct:
+                # one establishment per location (Kd): every pair weighs 1, no loads of weights
                 for b in range(lo, hi):
-                    ib = int(frow[b])
+                    ib = irow[b]
+                    u = urow[b]
+                    mom[ib, 0] += 1.0
+                    mom[ib, 1] += u
+                    mom[ib, 2] += u * u
+            elif unit:
+                for b in range(lo, hi):
+                    ib = irow[b]
                     u = urow[b]
                     wab = wa * ew[b]
                     mom[ib, 0] += wab
@@ -875,7 +888,7 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
                     mom[ib, 2] += wab * u * u
             else:
                 for b in range(lo, hi):
-                    ib = int(frow[b])
+                    ib = irow[b]
                     u = urow[b]
                     wab = wa * ew[b]
                     mom[ib, 0] += wab
