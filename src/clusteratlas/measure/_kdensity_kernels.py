@@ -490,7 +490,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     hi1 = win[1, 1]
     drow = np.empty(m)
     urow = np.empty(m)
-    frow = np.empty(m)
+    irow = np.empty(m, dtype=np.int32)
     nterms, coefs = asin_series(cx, cy, cz, sphere)
     k0 = 0
     k1 = 0
@@ -499,10 +499,13 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     bm0 = bufm[0]
     bm1 = bufm[1]
     distinct = True
+    ones = True  # and every weight is 1 (Kd)
     for a in range(m):
         if cnt[a] != 1.0:
             distinct = False
             break
+        if ew[a] != 1.0:
+            ones = False
     for a in range(m - 1):
         _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         ca = cnt[a]
@@ -517,8 +520,8 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             r2 += mab * dd * dd
             b0 += mab * (dd < lo0)
             b1 += mab * (dd < lo1)
-            fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))  # a float: vectorises
-            frow[b] = fb
+            fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
+            irow[b] = np.int32(fb)
             urow[b] = dd - (fb + 0.5) * delta
         s1 += r1
         s2 += r2
@@ -532,8 +535,19 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
         if distinct:
             # every location holds one establishment: one branch-free compaction into a
             # shared buffer (write always, advance inside either window), split below
+            if ones:
+                for b in range(a + 1, m):
+                    ib = irow[b]
+                    u = urow[b]
+                    mom[ib, 0] += 1.0
+                    mom[ib, 1] += u
+                    mom[ib, 2] += u * u
+                    dd = drow[b]
+                    buf0[k0] = dd
+                    k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
+                continue
             for b in range(a + 1, m):
-                ib = int(frow[b])
+                ib = irow[b]
                 u = urow[b]
                 wab = wa * ew[b]
                 mom[ib, 0] += wab
@@ -544,7 +558,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
             continue
         for b in range(a + 1, m):
-            ib = int(frow[b])
+            ib = irow[b]
             u = urow[b]
             wab = wa * ew[b]
             mom[ib, 0] += wab
