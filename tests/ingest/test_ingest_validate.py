@@ -240,6 +240,34 @@ def test_ledger_counts_add_up(rows: list[dict[str, str]], repeat: list[int],
     assert clean["lat"].dropna().abs().le(90).all() and clean["lon"].dropna().abs().le(180).all()
 
 
+NEAR_CLEAN = {"est_id": "A", "year": "2022", "industry": "C1", "lon": "120.5", "lat": "31.2",
+              "employment": "5", "output": "10.5"}
+
+
+@st.composite
+def _near_clean_row(draw: st.DrawFn) -> dict[str, str]:
+    """A clean row, or one with a single value (maybe padded with white space) from VALUES:
+    most rows pass the cheap first pass, and the others sit right at its edge."""
+    row = {**NEAR_CLEAN, "est_id": draw(st.sampled_from(["A", "B", "C", "D", "E", "F"]))}
+    column = draw(st.sampled_from([None, None, *VALUES]))
+    if column is not None:
+        pad = st.sampled_from(["", "", " ", "\t", "\u3000", "\u00a0"])
+        row[column] = draw(pad) + draw(VALUES[column]) + draw(pad)
+    return row
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_near_clean_row(), min_size=1, max_size=30))
+def test_nearly_clean_rows_get_the_verdicts_of_the_rules(rows: list[dict[str, str]]) -> None:
+    raw = pd.DataFrame(rows, dtype="string")
+    result = validate(raw, valid_industries=["C1", "C2", "X"])
+    expected = reference_verdicts(raw, valid_industries={"C1", "C2", "X"})
+    got = {int(r.row): (r.status, r.reason, _fixes_in(r.detail) if r.status == "corrected" else set())
+           for r in result.ledger.itertuples()}
+    assert {i: v for i, v in expected.items() if v[0] != "accepted"} == got
+    assert result.accepted + result.corrected + result.quarantined == len(raw)
+
+
 def test_numbers_agree_with_pandas_to_numeric() -> None:
     # an independent parser: every value pandas reads as a finite number we read the same
     import numpy as np
