@@ -58,6 +58,10 @@ from clusteratlas.geo.distance import chord_gc_km_nb, planar_nb
 Q_BINS = 4096  # coarse histogram for locating the quartiles
 GRID_PER_H = 32.0  # fine bins per bandwidth in fast mode
 TRUNC_H = 8.0  # kernel truncation in bandwidths, fast mode
+# Pairs beyond the grid go to one of 8 spare bins (by column), not all to one: consecutive
+# updates of a single bin wait on each other, and on a country-wide sample about half the
+# pairs lie beyond the grid (a few per cent faster on the demo economy).
+_SPARE = 8
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
@@ -198,7 +202,8 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     """Fine moment histogram (count, Σu, Σu² weighted) and, if ``collect``, the distances
     falling in the selected coarse bins (for exact quartiles)."""
     m = cx.shape[0]
-    mom = np.zeros((nb, 3))
+    mom = np.zeros((nb + _SPARE, 3))
+    fnb = float(nb)
     inv_delta = 1.0 / delta
     nbuf = 0
     nsel = qbins_sel.shape[0]
@@ -212,14 +217,15 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
         _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
         for b in range(a + 1, m):
             dd = drow[b]
-            fb = dd * inv_delta
-            if fb < nb:
-                ib = int(fb)
-                u = dd - (ib + 0.5) * delta
-                wab = wa * ew[b]
-                mom[ib, 0] += wab
-                mom[ib, 1] += wab * u
-                mom[ib, 2] += wab * u * u
+            # no branch: pairs beyond the grid go to the spare bins (half of a country-wide
+            # sample's pairs, at random: a branch on them would be mispredicted)
+            fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
+            ib = int(fb)
+            u = dd - (fb + 0.5) * delta
+            wab = wa * ew[b]
+            mom[ib, 0] += wab
+            mom[ib, 1] += wab * u
+            mom[ib, 2] += wab * u * u
             if collect:
                 qb = int(dd * invq)
                 if qb >= Q_BINS:
@@ -238,7 +244,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     mom[0, 0] += w0
     mom[0, 1] += w0 * u0
     mom[0, 2] += w0 * u0 * u0
-    return mom, nbuf
+    return mom[:nb], nbuf
 
 
 @numba.njit(cache=True, inline="always")
@@ -310,10 +316,6 @@ def kde_from_moments(mom, delta, h, rs, wtot):
 
 
 _CHUNK = 1024  # columns of a row of pairs processed at once
-# Pairs beyond the grid go to one of 8 spare bins (by column), not all to one: consecutive
-# updates of a single bin wait on each other, and on a country-wide sample about half the
-# pairs lie beyond the grid (a few per cent faster on the demo economy).
-_SPARE = 8
 ASIN_TERMS = (12, 20, 32)  # unrolled series lengths; more terms needed: math.asin per pair
 
 
