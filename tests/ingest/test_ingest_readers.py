@@ -259,3 +259,18 @@ def test_sequences_the_kernel_does_not_decode_go_to_the_codec(tmp_path: Path, ta
     path.write_bytes(HEADER_ZH.encode("gb18030") + b"E9," + tail + b",2022,C1,1,1,1\n")
     with pytest.raises(InputError, match=r"byte 5\d is not valid GB18030"):
         read_raw(path, encoding="gb18030")
+
+
+def test_the_utf8_copy_goes_to_memory_when_there_is_room_else_to_the_temp_folder(
+        tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "gb.csv"
+    path.write_bytes(TEXT.encode("gb18030"))
+    monkeypatch.setattr(readers, "_SHM", str(tmp_path))  # a folder with room, standing in
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.parent == tmp_path and utf8.read_text("utf-8") == TEXT
+    assert not utf8.exists()
+    monkeypatch.setattr(readers, "_SHM", str(tmp_path / "missing"))
+    assert readers._scratch_dir(1000) is None
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.parent != tmp_path and utf8.read_text("utf-8") == TEXT
+    assert not utf8.exists()

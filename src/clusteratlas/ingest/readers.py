@@ -326,6 +326,22 @@ def _split_points(path: Path, size: int, parts: int) -> list[int]:
     return [*cuts, size]
 
 
+_SHM = "/dev/shm"
+
+
+def _scratch_dir(size: int) -> str | None:
+    """Where to write the UTF-8 copy of a ``size``-byte file: the memory-backed ``/dev/shm`` when
+    it and free memory have room to spare (writing 460 MB there takes 0.2 s, to a disk file
+    system's page cache 1.1 s), else the default temporary folder (``None``)."""
+    need = size * 3 // 2 + (64 << 20)
+    try:
+        shm = os.statvfs(_SHM)
+        free_memory = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return _SHM if shm.f_bavail * shm.f_frsize > 2 * need and free_memory > 4 * need else None
+
+
 @contextmanager
 def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> Iterator[Path]:
     """Yield a UTF-8 version of ``path``: the file itself when it already is, else a temp copy.
@@ -341,8 +357,9 @@ def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> It
         yield path
         return
     size = path.stat().st_size
+    scratch = _scratch_dir(size)
     if encoding.replace("-", "").lower() == "gb18030":
-        fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv")
+        fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv", dir=scratch)
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as dst:
@@ -355,7 +372,7 @@ def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> It
         # a sequence the kernel does not decode: Python's codec decides (and names a bad byte)
     parts = min(os.cpu_count() or 1, 8) if size >= _PARALLEL_BYTES else 1
     cuts = _split_points(path, size, parts)
-    fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv")
+    fd, tmp_name = tempfile.mkstemp(prefix="clusteratlas-", suffix=".utf8.csv", dir=scratch)
     tmp = Path(tmp_name)
     outputs = [tmp.with_name(f"{tmp.name}.part{k}") for k in range(1, len(cuts) - 1)]
     workers = [
