@@ -109,17 +109,20 @@ def test_worthwhile_only_for_dense_industries_in_small_economies() -> None:
     assert not kpool.worthwhile(5000, 10_000, 1, 0.5, 1414.0, 10)  # fewer draws than lanes
 
 
-@pytest.mark.parametrize("bandwidth", ["silverman", 6.0])
+@pytest.mark.parametrize(("bandwidth", "weight"), [("silverman", None), (6.0, None),
+                                                  ("silverman", "emp")])
 def test_kdensity_with_and_without_the_pool_pass(monkeypatch: pytest.MonkeyPatch,
-                                                 bandwidth: str | float) -> None:
+                                                 bandwidth: str | float, weight: str | None) -> None:
     rng = np.random.default_rng(SEED)
     n_sites = 900
     xy = rng.uniform(0, 100, (n_sites, 2))
     xy[:150] = rng.normal(30, 4, (150, 2))  # a localised part of the industry
+    xy[880:] = xy[:20]  # shared sites: zero distances, locations drawn twice
     df = pd.DataFrame({"sector": ["a"] * 400 + ["b"] * (n_sites - 400),
-                       "x": xy[:, 0], "y": xy[:, 1]})
+                       "x": xy[:, 0], "y": xy[:, 1],
+                       "emp": rng.integers(1, 300, n_sites).astype(float)})
     kw = dict(industry="sector", x="x", y="y", planar=True, n_sims=100, seed=4,
-              bandwidth=bandwidth, keep_simulations=True)
+              bandwidth=bandwidth, weight=weight, keep_simulations=True)
     with_pool = kdensity(df, "a", **kw)
     assert any("pool pass" in note for note in with_pool.notes)
     monkeypatch.setattr(kpool, "worthwhile", lambda *a, **k: False)

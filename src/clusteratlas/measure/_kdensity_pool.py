@@ -139,6 +139,55 @@ def pool_moments(starts, pi, pj, pu, lanes, groups):
     return out
 
 
+@numba.njit(cache=True, parallel=True, fastmath=True)
+def pool_moments_weighted(starts, pi, pj, pu, lanes, wlanes, groups):
+    """As :func:`pool_moments` for Kemp: ``out[b, 0..2, k]`` sums the pair counts
+    ``c_ik c_jk`` (for the bandwidth, which uses the unweighted distances) and
+    ``out[b, 3..5, k]`` the pair weights ``W_ik W_jk`` (for the kernel), each times 1, u, u²."""
+    nb = starts.shape[0] - 1
+    out = np.zeros((nb, 6, LANES))
+    for g in numba.prange(groups.shape[0] - 1):
+        a = np.zeros((6, LANES), dtype=np.float32)
+        for b in range(groups[g], groups[g + 1]):
+            s = starts[b]
+            e = starts[b + 1]
+            while s < e:
+                t = min(e, s + _FLUSH)
+                for p in range(s, t):
+                    xi = lanes[pi[p]]
+                    xj = lanes[pj[p]]
+                    wi = wlanes[pi[p]]
+                    wj = wlanes[pj[p]]
+                    u = pu[p]
+                    u2 = u * u
+                    for k in range(LANES):
+                        c = np.float32(xi[k] * xj[k])
+                        w = wi[k] * wj[k]
+                        a[0, k] += c
+                        a[1, k] += c * u
+                        a[2, k] += c * u2
+                        a[3, k] += w
+                        a[4, k] += w * u
+                        a[5, k] += w * u2
+                for r in range(6):
+                    for k in range(LANES):
+                        out[b, r, k] += a[r, k]
+                        a[r, k] = 0.0
+                s = t
+    return out
+
+
+@numba.njit(cache=True)
+def lane_weights(locs: np.ndarray, e: np.ndarray, n_locations: int) -> np.ndarray:
+    """Employment per location for each draw (rows of ``locs``; establishment ``t`` of the
+    industry brings ``e[t]``) as single-precision lanes (``n_locations × LANES``)."""
+    out = np.zeros((n_locations, LANES), dtype=np.float32)
+    for k in range(locs.shape[0]):
+        for t in range(locs.shape[1]):
+            out[locs[k, t], k] += e[t]
+    return out
+
+
 @numba.njit(cache=True)
 def lane_counts(locs: np.ndarray, n_locations: int):
     """Establishments per location for each draw (rows of ``locs``) as byte lanes
@@ -183,30 +232,49 @@ def _order_stat_in_bin(b, k, j, start, starts, pi, pj, lanes, coords, sphere, ra
 
 
 @numba.njit(cache=True, parallel=True)
-def pool_finish(mom_all, lanes, nlanes, n, starts, pi, pj, coords, sphere, radius, delta, rs,
-                rule_factor, fixed_h, grid_per_h):
+def pool_finish(mom_all, lanes, wlanes, wsq, nlanes, n, starts, pi, pj, coords, sphere, radius,
+                delta, rs, rule_factor, fixed_h, grid_per_h):
     """K of each lane from its moment histogram: bandwidth (exact sd from the moments, exact
     type-7 quartiles by selection in their bins), then the kernel sum. Returns K
     (``nlanes × len(rs)``), stats (h, q25, q75, sd) and whether the grid was fine enough,
     ``delta ≤ h / grid_per_h`` (if not, the lane must be redone by the per-sample kernels).
-    The grid rule is an argument, not the kernels' global: a cached compiled function keeps
-    the globals of its own module only."""
+    With weight lanes (Kemp: ``mom_all`` has six rows, see :func:`pool_moments_weighted`;
+    ``wsq`` is the sum of the squared weights) the kernel sums the weighted moments; without
+    (Kd: pass an empty ``wlanes``) every pair weighs its count. The grid rule is an argument,
+    not the kernels' global: a cached compiled function keeps the globals of its own module."""
     nb = mom_all.shape[0]
     out = np.full((nlanes, rs.shape[0]), np.nan)
     stats = np.full((nlanes, 4), np.nan)
     ok = np.zeros(nlanes, dtype=np.bool_)
     npairs = 0.5 * n * (n - 1.0)
     coordsc = np.ascontiguousarray(coords)
+    weighted = wlanes.shape[0] > 0
     for k in numba.prange(nlanes):
-        mom = np.ascontiguousarray(mom_all[:, :, k])
+        mom = np.ascontiguousarray(mom_all[:, 0:3, k])
         zero_pairs = 0.0
+        zero_w = 0.0
+        wsum = 0.0
         for i in range(lanes.shape[0]):
             c = float(lanes[i, k])
             zero_pairs += 0.5 * c * (c - 1.0)
+            if weighted:
+                wi = float(wlanes[i, k])
+                zero_w += 0.5 * wi * wi
+                wsum += wi
         u0 = -0.5 * delta
         mom[0, 0] += zero_pairs
         mom[0, 1] += zero_pairs * u0
         mom[0, 2] += zero_pairs * u0 * u0
+        momw = mom
+        wtot = npairs
+        if weighted:
+            # pairs inside one location weigh (W² − Σ e²) / 2 in all; Σ e² is the industry's
+            momw = np.ascontiguousarray(mom_all[:, 3:6, k])
+            zero_w -= 0.5 * wsq
+            momw[0, 0] += zero_w
+            momw[0, 1] += zero_w * u0
+            momw[0, 2] += zero_w * u0 * u0
+            wtot = 0.5 * (wsum * wsum - wsq)
         s1 = 0.0
         s2 = 0.0
         for b in range(nb):
@@ -238,7 +306,7 @@ def pool_finish(mom_all, lanes, nlanes, n, starts, pi, pj, coords, sphere, radiu
             h = kern._rule_bandwidth(sd, q[1] - q[0], npairs, rule_factor)
         stats[k, 0] = h
         if h > 0.0 and delta <= h / grid_per_h * (1.0 + 1e-9):
-            out[k, :] = kern.kde_from_moments(mom, delta, h, rs, npairs)
+            out[k, :] = kern.kde_from_moments(momw, delta, h, rs, wtot)
             ok[k] = True
     return out, stats, ok
 
@@ -256,28 +324,39 @@ class PoolPairs:
         self.starts, self.pi, self.pj, self.pu = pool_pairs(coords, sphere, radius, delta, nb)
         self.groups = bin_groups(self.starts, _GROUPS)
 
-    def run(self, locs: np.ndarray, rs: np.ndarray, rule_factor: float, fixed_h: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run(self, locs: np.ndarray, rs: np.ndarray, rule_factor: float, fixed_h: float,
+            weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """K, stats and success flags of the draws ``locs`` (at most ``LANES`` rows of location
-        indices, one per establishment)."""
-        lanes, _big = lane_counts(locs, self.coords.shape[0])
-        mom = pool_moments(self.starts, self.pi, self.pj, self.pu, lanes, self.groups)
-        return pool_finish(mom, lanes, locs.shape[0], float(locs.shape[1]), self.starts,
-                           self.pi, self.pj, self.coords, self.sphere, self.radius, self.delta,
-                           rs, rule_factor, fixed_h, kern.GRID_PER_H)
+        indices, one per establishment of the industry); ``weights``: the industry's
+        employment, in the same order (Kemp), or None (Kd)."""
+        u_n = self.coords.shape[0]
+        lanes, _big = lane_counts(locs, u_n)
+        if weights is None:
+            mom = pool_moments(self.starts, self.pi, self.pj, self.pu, lanes, self.groups)
+            wlanes = np.zeros((0, LANES), dtype=np.float32)
+            wsq = 0.0
+        else:
+            wlanes = lane_weights(locs, weights, u_n)
+            mom = pool_moments_weighted(self.starts, self.pi, self.pj, self.pu, lanes, wlanes,
+                                        self.groups)
+            wsq = float(np.sum(weights * weights))
+        return pool_finish(mom, lanes, wlanes, wsq, locs.shape[0], float(locs.shape[1]),
+                           self.starts, self.pi, self.pj, self.coords, self.sphere, self.radius,
+                           self.delta, rs, rule_factor, fixed_h, kern.GRID_PER_H)
 
 
 def worthwhile(n: int, n_locations: int, max_count: int, delta: float, dmax: float,
-               n_draws: int) -> bool:
+               n_draws: int, weighted: bool = False) -> bool:
     """Whether the pool pass is expected to beat the per-sample kernels for an industry of
     ``n`` establishments: few enough locations (memory), byte-sized counts, a grid of at most
     ``MAX_BINS`` bins, and ``U² / 2 · 0.2 ns`` per draw (plus building the pair table, ~20 ns
-    per location pair) below ``n² / 2 · 4 ns``, the measured costs on the bench machine."""
+    per location pair) below ``n² / 2 · 4 ns``, the measured costs on the bench machine
+    (Kemp's lanes carry weights too: twice the pool's cost per lane)."""
     if n_locations > MAX_LOCATIONS or max_count > MAX_COUNT or n_draws < LANES:
         return False
     if not delta > 0.0 or dmax / delta + 2 > MAX_BINS:
         return False
     loc_pairs = 0.5 * n_locations * (n_locations - 1.0)
-    pool_cost = loc_pairs * (0.2 * n_draws + 20.0)
+    pool_cost = loc_pairs * ((0.4 if weighted else 0.2) * n_draws + 20.0)
     direct_cost = 0.5 * n * (n - 1.0) * 4.0 * n_draws
     return pool_cost < direct_cost

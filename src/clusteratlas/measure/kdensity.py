@@ -44,7 +44,7 @@ their pairs — when those pilots' bandwidths all come from the standard deviati
 that proves it from a count histogram and needs no quartile values (about 4 ns per pair on
 one core of the bench machine), else a pass that keeps the distances near the pilots'
 quartiles (about 8–10 ns per pair). When the industry is a large share of the economy's
-distinct locations (``U`` below about ``4 n``, at most 12,000 locations, Kd), the
+distinct locations (``U`` below about ``4 n``, at most 12,000 locations), the
 counterfactuals go instead through the *pool pass* of
 :mod:`clusteratlas.measure._kdensity_pool`: the ``U (U − 1) / 2`` location pairs are binned
 once and 64 counterfactuals are summed per pass over them (~0.2 ns per location pair and
@@ -517,7 +517,8 @@ def kdensity(
                 draws = np.stack([sim_rng.choice(n_all, n, replace=False)
                                   for _ in range(stop - start)])
                 if pool is not None:
-                    k_pool, st, ok = pool.run(loc[draws], evals, rule_factor, fixed_h)
+                    k_pool, st, ok = pool.run(loc[draws], evals, rule_factor, fixed_h,
+                                              None if w is None else e)
                     if not ok.all():  # bandwidth too small for the pool's grid: redo
                         redone += int((~ok).sum())
                         k_pool[~ok], st[~ok] = kern.run_samples(
@@ -536,8 +537,8 @@ def kdensity(
                         win, h_guess = _single_pass_windows(st)
                         sd_path = h_guess > 0 and _sd_rules(st)
                     pool_delta = (fixed_h if fixed_h > 0.0 else h_guess) / kern.GRID_PER_H
-                    if w is None and kpool.worthwhile(n, len(pts), max_count, pool_delta,
-                                                      dmax, n_sims - stop):
+                    if kpool.worthwhile(n, len(pts), max_count, pool_delta, dmax,
+                                        n_sims - stop, weighted=w is not None):
                         pool = kpool.PoolPairs(coords, sphere, EARTH_RADIUS_KM, pool_delta,
                                                dmax)
                         sd_path = False
