@@ -5,10 +5,13 @@ Usage::
 
     python bench/ingest.py              # 5,000,000 rows (UTF-8 and GB18030 variants)
     python bench/ingest.py --rows 200000
+    python bench/ingest.py --repeat 1   # one run of each reader (default: fastest of 3)
 
 The file has Chinese headers and about 2% bad rows (unparsable and negative numbers, swapped
 coordinates, missing industry, (0, 0) coordinates, thousands separators, unknown industry codes,
-conflicting and exact duplicates). Each measurement runs in its own subprocess; peak memory is that
+conflicting and exact duplicates). Each measurement runs in its own subprocess, into a new
+folder, ``--repeat`` times (default 3) round by round over the readers; the fastest run of each is
+printed, since on a shared machine it is the least disturbed; peak memory is that
 process's peak resident set size (``ru_maxrss`` from ``os.wait4``, so it includes the imported
 libraries; the parent stays small because Linux carries a parent's peak into its children), wall
 time is measured inside it after the imports. Targets (issue 3): 5M rows in < 90 s, < 4 GiB peak, within 2x of DuckDB's bare read.
@@ -26,6 +29,7 @@ import argparse
 import codecs
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,15 +122,18 @@ def _case(kind: str, file: str, encoding: str, work: str) -> dict[str, object]:
 
 
 def measure(kind: str, file: Path, encoding: str, work: Path) -> dict[str, object]:
-    """Run ``kind`` in a subprocess; add its peak RSS (GiB) from wait4."""
+    """Run ``kind`` in a subprocess, writing into a new folder (every run starts from an empty
+    store or database); add its peak RSS (GiB) from wait4."""
+    run_dir = Path(tempfile.mkdtemp(dir=work))
     proc = subprocess.Popen(
         [sys.executable, __file__, "--case", kind, "--file", str(file), "--encoding", encoding,
-         "--work", str(work)],
+         "--work", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     out = proc.stdout.read() if proc.stdout else b""  # type: ignore[union-attr]
     err = proc.stderr.read() if proc.stderr else b""  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
+    shutil.rmtree(run_dir, ignore_errors=True)
     if status != 0:
         return {"error": err.decode(errors="replace").strip().splitlines()[-1:]}
     result = json.loads(out.decode().strip().splitlines()[-1])
@@ -138,6 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each reader; the fastest is reported (default 3)")
     parser.add_argument("--generate", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -164,18 +173,34 @@ def main() -> None:
                         "--seed", str(args.seed)], check=True)
         print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s: "
               f"UTF-8 {utf8.stat().st_size / 2**20:.0f} MiB, GB18030 {gb.stat().st_size / 2**20:.0f} MiB")
-        print(f"{'variant':<9} {'reader':<34} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9}  notes")
+        readers = (("pandas", "pandas.read_csv"), ("duckdb", "duckdb read_csv (CREATE TABLE)"),
+                   ("ours", "clusteratlas Atlas.load"))
+        variants = (("UTF-8", utf8, "utf-8"), ("GB18030", gb, "gb18030"))
+        # Every measurement is repeated, round by round over all readers (so that a burst of
+        # other load falls on all of them alike), and the fastest run of each is kept: on a
+        # shared machine the fastest is the one least disturbed.
+        best: dict[tuple[str, str], dict[str, object]] = {}
+        for _ in range(args.repeat):
+            for variant, file, enc in variants:
+                for kind, _label in readers:
+                    if kind == "duckdb" and enc != "utf-8":
+                        continue
+                    r = measure(kind, file, enc, work)
+                    old = best.get((variant, kind))
+                    if old is None or "error" in old or (
+                            "error" not in r and float(r["seconds"]) < float(old["seconds"])):  # type: ignore[arg-type]
+                        best[(variant, kind)] = r
+        print(f"{'variant':<9} {'reader':<34} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9}  notes"
+              f" (fastest of {args.repeat})")
         duck_utf8: dict[str, object] = {}
-        for variant, file, enc in (("UTF-8", utf8, "utf-8"), ("GB18030", gb, "gb18030")):
+        for variant, _file, enc in variants:
             results: dict[str, dict[str, object]] = {}
-            for kind, label in (("pandas", "pandas.read_csv"),
-                                ("duckdb", "duckdb read_csv (CREATE TABLE)"),
-                                ("ours", "clusteratlas Atlas.load")):
+            for kind, label in readers:
                 if kind == "duckdb" and enc != "utf-8":
                     print(f"{variant:<9} {label:<34} {'n/a':>8} {'':>12} {'':>9}  DuckDB cannot read "
                           "GB18030 without the downloadable encodings extension")
                     continue
-                r = measure(kind, file, enc, work)
+                r = best[(variant, kind)]
                 results[kind] = r
                 if "error" in r:
                     print(f"{variant:<9} {label:<34} failed: {r['error']}")
