@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -248,3 +249,19 @@ def test_parquet_and_frames_load_like_csv(atlas: Atlas, tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(other.table("establishments"), atlas.table("establishments"))
     finally:
         other.close()
+
+
+def test_digit_separators_in_a_file_are_not_numbers(atlas: Atlas, tmp_path: Path) -> None:
+    # DuckDB's cast reads 1_000 as 1000; the rules do not. The first pass skips that test when
+    # the file has no "_" at all, so a file that has one must still get it right.
+    text = ("企业代码,企业名称,年份,行业代码,从业人数\n"
+            "E1,甲_分厂,2022,C1,10\nE2,乙,2022,C1,1_000\nE3,丙,2_022,C1,5\nE4,丁,2022,C1,7\n")
+    report = atlas.load(_file(tmp_path, text, name="underscores.csv"))
+    assert (report.accepted, report.quarantined) == (2, 2)
+    ledger = atlas.ledger().set_index("row")
+    assert ledger.loc[[2, 3], "reason"].tolist() == ["unparsable_number"] * 2
+    assert '"1_000" is not a number' in ledger.loc[2, "detail"]
+    assert json.loads(ledger.loc[2, "original"]) == {
+        "企业代码": "E2", "企业名称": "乙", "年份": "2022", "行业代码": "C1", "从业人数": "1_000"}
+    stored = atlas.table("establishments")
+    assert stored["est_id"].tolist() == ["E1", "E4"] and stored["name"].iloc[0] == "甲_分厂"

@@ -85,6 +85,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def scan_file(path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """SHA-256 of a file's bytes, and whether byte 0x5F (``_``) occurs in it at all: when it
+    does not, no value can hold the digit separator that DuckDB's number cast accepts (see
+    :func:`clusteratlas.ingest.validate.run_validation`)."""
+    digest = hashlib.sha256()
+    underscore = False
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+            underscore = underscore or b"_" in chunk
+    return digest.hexdigest(), underscore
+
+
 def _check_file(path: Path) -> str:
     if not path.exists():
         raise InputError(f"{path}: no such file")

@@ -364,7 +364,7 @@ class _Plan:
         return (f"CAST(CASE WHEN {MALFORMED} IS NOT NULL THEN json_object('_line', {MALFORMED}) "
                 f"ELSE {obj} END AS VARCHAR)")
 
-    def fast_sql(self, raw: str) -> str:
+    def fast_sql(self, raw: str, underscores: bool = True) -> str:
         """SQL of the first pass over the ``FROM`` item ``raw``: the columns of :meth:`parse_sql`,
         filled in only for the rows that pass every check as they are (status ``accepted``).
 
@@ -376,7 +376,9 @@ class _Plan:
         with the full rules; the outcome is the same as parsing every row with those rules
         (a row passing these tests is accepted unchanged by them), at a fraction of the cost.
         The values of a quarantined row are never used (its ledger line is built from the source
-        text), so they are left as they are.
+        text), so they are left as they are. ``underscores=False`` leaves out the test for the
+        digit separator ``_`` (which DuckDB's cast accepts and the rules do not): for a source
+        known to hold no ``_``, or one that :meth:`underscore_sql` checks afterwards.
         """
         spec = self.spec
         index = {c: i for i, c in enumerate(self.columns)}
@@ -392,7 +394,8 @@ class _Plan:
                 continue
             o, f = f"_o{index[src]}", f"f_{c}"
             if col.dtype in ("Float64", "Int64"):
-                casts.append(f"CASE WHEN NOT contains({o}, '_') THEN TRY_CAST({o} AS DOUBLE) END AS {f}")
+                casts.append(f"CASE WHEN NOT contains({o}, '_') THEN TRY_CAST({o} AS DOUBLE) END AS {f}"
+                             if underscores else f"TRY_CAST({o} AS DOUBLE) AS {f}")
                 # a missing or empty value is stored as missing, with no note
                 absent = "false" if col.required else f"({o} IS NULL OR {o} = '')"
                 fails.append(f"{f} IS NULL AND NOT {absent}")
@@ -451,6 +454,26 @@ class _Plan:
           NULL::VARCHAR AS detail
         FROM f2
         """
+
+    def underscore_sql(self, parsed: str) -> str:
+        """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
+        one of their numbers holds a ``_``; their text values get back the source text that the
+        first pass left out (it was the stored value)."""
+        spec = self.spec
+        numeric, text = [], []
+        for i, c in enumerate(self.columns):
+            canonical = self.colmap.get(c)
+            if canonical is None:
+                continue
+            dtype = spec.column(canonical).dtype
+            if dtype in ("Float64", "Int64"):
+                numeric.append(f"contains(_o{i}, '_')")
+            elif dtype == "string":
+                text.append(f"_o{i} = coalesce(_o{i}, {_q(canonical)})")
+        if not numeric:
+            return ""
+        return (f"UPDATE {parsed} SET status = NULL{''.join(', ' + t for t in text)} "
+                f"WHERE status = 'accepted' AND ({' OR '.join(numeric)})")
 
     def slow_sql(self, parsed: str, slow: str) -> list[str]:
         """Statements giving the rows that :meth:`fast_sql` left open their values, status,
@@ -579,6 +602,7 @@ def run_validation(
     existing: str | Callable[[], str | None] | None = None,
     prefix: str = "_v",
     source: RawSource | None = None,
+    underscores: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Validate the raw rows of the ``FROM`` item ``raw`` (text columns + ``_row``/``_malformed``)
     inside ``con``.
@@ -590,7 +614,9 @@ def run_validation(
     giving that relation, called once the rows are parsed. ``source``, when given,
     is the open delimited file that ``raw`` reads (see :class:`~clusteratlas.ingest.readers.RawSource`):
     its records are validated as they are read, numbered by position, and its rejected records
-    are added as ``malformed_row``.
+    are added as ``malformed_row``. ``underscores``, when given with ``source``, tells (once the
+    file is read) whether byte ``_`` occurs in it: the first pass then skips that test on every
+    number, and rows are reopened for it only when the file has one.
     """
     spec = schema.table(table)
     colmap = resolve_columns([c for c in columns if c not in (ROW, MALFORMED)], table, mapping)
@@ -614,7 +640,9 @@ def run_validation(
     if source is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw)}")
     else:
-        _parse_file(con, plan, raw, parsed, source)
+        _parse_file(con, plan, raw, parsed, source, underscores is None)
+        if underscores is not None and underscores() and (fix := plan.underscore_sql(parsed)):
+            con.execute(fix)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
         con.execute(stmt)
     plan.write_back(con, parsed, f"{prefix}_slow")
@@ -673,11 +701,11 @@ def run_validation(
 
 
 def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: str,
-                source: RawSource) -> None:
+                source: RawSource, underscores: bool = True) -> None:
     """Validate a delimited file's records as DuckDB reads them (no table of raw text), then
     number them by position and add the records that could not be split."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw, underscores)}")
     except duckdb.Error as exc:
         lines = str(exc).strip().splitlines()
         raise InputError(f"{source.info.path.name}: cannot read as a delimited table: "

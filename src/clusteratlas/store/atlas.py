@@ -41,6 +41,7 @@ from clusteratlas.ingest.readers import (
     load_raw,
     open_delimited,
     scalar,
+    scan_file,
 )
 from clusteratlas.ingest.validate import (
     Locate,
@@ -283,17 +284,20 @@ class Atlas:
             # The file is hashed in a thread while DuckDB reads it (both release the GIL); the
             # hash (which names the load) is needed only by the duplicate check after the read.
             with ThreadPoolExecutor(max_workers=1) as pool:
-                hashing = pool.submit(file_sha256, path) if path.is_file() else None
+                hashing = pool.submit(scan_file, path) if path.is_file() else None
                 digests: list[str] = []
 
+                def underscores() -> bool:
+                    return hashing.result()[1] if hashing is not None else True
+
                 def others() -> str | None:
-                    digests.append(hashing.result() if hashing is not None else file_sha256(path))
+                    digests.append(hashing.result()[0] if hashing is not None else file_sha256(path))
                     step("hash", 1.0)
                     step("validate", 0.5)  # read and parsed; duplicates and ledger to come
                     return self._existing(spec, _load_id(spec, digests[0]))
 
                 info, out = self._validate_file(path, spec, mapping, valid_industries, regions,
-                                                locate, encoding, others, step)
+                                                locate, encoding, others, underscores, step)
             digest = digests[0] if digests else file_sha256(path)
             source = source or path.name
         load_id = _load_id(spec, digest)
@@ -324,7 +328,7 @@ class Atlas:
                        valid_industries: Iterable[object] | None,
                        regions: pd.DataFrame | Iterable[object] | None, locate: Locate | None,
                        encoding: str | None, existing: Callable[[], str | None],
-                       step: Progress) -> tuple[SourceInfo, Outcome]:
+                       underscores: Callable[[], bool], step: Progress) -> tuple[SourceInfo, Outcome]:
         """Read and validate a file; a delimited one is validated as DuckDB reads it."""
         con = self.con
         if path.suffix.lower() not in DELIMITED:
@@ -338,7 +342,7 @@ class Atlas:
             with open_delimited(con, path, "_raw", enc, progress=step) as src:
                 out = run_validation(con, src.sql, src.info.columns, spec.name, mapping,
                                      valid_industries, regions, locate, existing=existing,
-                                     prefix="_v", source=src)
+                                     prefix="_v", source=src, underscores=underscores)
             return src.info, out, gb18030_after_all(con, src)
 
         chosen, may_retry = choose_encoding(path, encoding)
