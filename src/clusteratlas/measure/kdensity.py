@@ -81,6 +81,7 @@ from clusteratlas.console import make_progress
 from clusteratlas.errors import InputError
 from clusteratlas.geo.distance import EARTH_RADIUS_KM, unit_xyz
 from clusteratlas.measure import _kdensity_kernels as kern
+from clusteratlas.measure import _kdensity_nested as knest
 from clusteratlas.measure import _kdensity_pool as kpool
 from clusteratlas.result import Result
 
@@ -94,6 +95,9 @@ _MEDIAN_SAMPLE_PAIRS = 2_000_000
 _SAMPLE_BLOCK = 5_000_000  # establishment indices held at once for counterfactual draws
 _PILOT = 16  # counterfactuals that set the single-pass windows
 _NO_WINDOW = np.zeros((2, 2))
+_NESTED_PAIRS = 2_000_000  # random pairs for the economy's quartiles (pilot windows)
+_NESTED_DRAWS = 8  # ordered draws per thread and compiled call
+_NESTED_MEMORY = 2.5e9  # bytes of quartile buffers the nested pass may hold
 
 
 @dataclass(repr=False)
@@ -247,8 +251,16 @@ def _median_distance(coords: np.ndarray, loc: np.ndarray, sphere: bool,
         lo = d[order][np.searchsorted(cum, np.floor((total - 1) / 2), side="right")]
         hi = d[order][np.searchsorted(cum, np.ceil((total - 1) / 2), side="right")]
         return float(0.5 * (lo + hi)), "exact"
-    i = rng.integers(0, n, _MEDIAN_SAMPLE_PAIRS)
-    j = rng.integers(0, n - 1, _MEDIAN_SAMPLE_PAIRS)
+    d = _random_pair_distances(coords, loc, sphere, rng, _MEDIAN_SAMPLE_PAIRS)
+    return float(np.median(d)), f"estimated from {_MEDIAN_SAMPLE_PAIRS:,} random pairs"
+
+
+def _random_pair_distances(coords: np.ndarray, loc: np.ndarray, sphere: bool,
+                           rng: np.random.Generator, m: int) -> np.ndarray:
+    """Distances of ``m`` random pairs of distinct establishments (with replacement)."""
+    n = loc.shape[0]
+    i = rng.integers(0, n, m)
+    j = rng.integers(0, n - 1, m)
     j = j + (j >= i)
     li, lj = loc[i], loc[j]
     # one coordinate at a time: 1-D gathers are much faster than rows of a 2-D array
@@ -256,10 +268,8 @@ def _median_distance(coords: np.ndarray, loc: np.ndarray, sphere: bool,
     diff = [c[li] - c[lj] for c in diff]
     if sphere:
         chord = np.sqrt(diff[0] ** 2 + diff[1] ** 2 + diff[2] ** 2)
-        d = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
-    else:
-        d = np.hypot(diff[0], diff[1])
-    return float(np.median(d)), f"estimated from {_MEDIAN_SAMPLE_PAIRS:,} random pairs"
+        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
+    return np.hypot(diff[0], diff[1])
 
 
 def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) -> np.ndarray:
@@ -327,6 +337,83 @@ def _ranges(d: np.ndarray, flag: np.ndarray) -> str:
     return ", ".join(out)
 
 
+def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, loc: np.ndarray,
+                            coords: np.ndarray, sphere: bool, evals: np.ndarray,
+                            rule_factor: float, fixed_h: float, dmax: float, n_sims: int,
+                            rng: np.random.Generator, advance: Any,
+                            notes: list[str]) -> dict[str, np.ndarray]:
+    """Counterfactual K of several industries from shared ordered draws (see
+    :mod:`clusteratlas.measure._kdensity_nested`): ``{industry: n_sims × len(evals)}``, or an
+    empty dict when the pass cannot serve them (then each industry draws its own)."""
+    names = [name for name, _ in prepared]
+    sizes = np.array([members.size for _, members in prepared], dtype=np.int64)
+    order = np.argsort(sizes, kind="stable")
+    names = [names[i] for i in order]
+    sizes = sizes[order]
+    n_ind, n_max = len(sizes), int(sizes[-1])
+    # pilot windows around the economy's quartiles, wide enough for a sample of each size
+    d = _random_pair_distances(coords, loc, sphere, rng, _NESTED_PAIRS)
+    q25, q75 = np.quantile(d, [0.25, 0.75])
+    iqr = q75 - q25
+    if not iqr > 0:
+        return {}
+    band = 0.05 * iqr
+    density = max(np.mean(np.abs(d - q25) < band), np.mean(np.abs(d - q75) < band)) / (2 * band)
+    half = 4.0 * iqr / np.sqrt(sizes) + 0.01 * iqr
+    wide = np.empty((n_ind, 2, 2))
+    for t, q in enumerate((q25, q75)):
+        wide[:, t, 0] = np.maximum(q - half, 0.0)
+        wide[:, t, 1] = q + half
+    wide = knest.nest_windows(wide)
+    threads = numba.get_num_threads()
+    cap = knest.buffer_cap(wide, sizes, density)
+    if 24.0 * cap * threads > _NESTED_MEMORY:
+        return {}
+    pilots = loc[np.stack([rng.choice(n_all, n_max, replace=False) for _ in range(_PILOT)])]
+    _, st, ok = knest.nested_block(pilots, coords, sphere, EARTH_RADIUS_KM, sizes, wide, 1.0, 1,
+                                   evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H,
+                                   cap, False)
+    for p, k in np.argwhere(~ok):  # quartile outside its wide window: the general path
+        st[p, k] = kern.run_samples(pilots[p:p + 1, :sizes[k]], np.ones(sizes[k]), coords,
+                                    sphere, EARTH_RADIUS_KM, evals, rule_factor, fixed_h, dmax,
+                                    False, _NO_WINDOW, -1.0)[1][0]
+    h = st[:, :, 0]
+    if not np.all(np.isfinite(h)) or not np.all(h > 0):
+        return {}
+    if fixed_h > 0.0:
+        win = wide
+    else:
+        win = np.stack([_single_pass_windows(st[:, k, :])[0] for k in range(n_ind)])
+        win = knest.nest_windows(win)
+    delta = 0.9 * float(h.min()) / kern.GRID_PER_H
+    nb = int((float(evals.max()) + kern.TRUNC_H * 1.5 * float(h.max())) / delta) + 2
+    cap = knest.buffer_cap(win, sizes, density)
+    if nb > 1 << 22 or 24.0 * cap * threads > _NESTED_MEMORY:
+        return {}
+    sims = np.empty((n_ind, n_sims, evals.size))
+    redone = 0
+    block = _NESTED_DRAWS * threads
+    for start in range(0, n_sims, block):
+        stop = min(n_sims, start + block)
+        draws = loc[np.stack([rng.choice(n_all, n_max, replace=False)
+                              for _ in range(stop - start)])]
+        out, _, ok = knest.nested_block(draws, coords, sphere, EARTH_RADIUS_KM, sizes, win, delta,
+                                        nb, evals, rule_factor, fixed_h, kern.GRID_PER_H,
+                                        kern.TRUNC_H, cap, True)
+        for p, k in np.argwhere(~ok):
+            out[p, k] = kern.run_samples(draws[p:p + 1, :sizes[k]], np.ones(sizes[k]), coords,
+                                         sphere, EARTH_RADIUS_KM, evals, rule_factor, fixed_h,
+                                         dmax, False, _NO_WINDOW, -1.0)[0][0]
+            redone += 1
+        sims[:, start:stop] = out.transpose(1, 0, 2)
+        advance((stop - start) * n_ind)
+    notes.append(f"industries {', '.join(names[:10])}{' …' if n_ind > 10 else ''}: counterfactuals "
+                 f"from {n_sims} shared ordered draws of {n_max:,} establishments (each industry's "
+                 f"counterfactual is a prefix of the draw: independent across draws, shared across "
+                 f"industries); {redone} of {n_sims * n_ind} redone by the per-sample kernels")
+    return {names[k]: sims[k] for k in range(n_ind)}
+
+
 def kdensity(
     establishments: pd.DataFrame,
     industries: str | Sequence[str] | None = None,
@@ -347,6 +434,7 @@ def kdensity(
     n_jobs: int | None = None,
     progress: bool | None = None,
     keep_simulations: bool = False,
+    shared_draws: bool = True,
 ) -> KDensityResult:
     """Duranton–Overman K-density (Kd, or Kemp with ``weight``) with local and global bands.
 
@@ -389,6 +477,12 @@ def kdensity(
         (default: when stderr is a terminal).
     keep_simulations : bool
         Keep every counterfactual curve in ``.simulations``.
+    shared_draws : bool
+        With several industries (Kd, fast mode), draw each counterfactual once for all of them
+        and give each industry a prefix of the draw (nested counterfactuals, see
+        :mod:`clusteratlas.measure._kdensity_nested`): the same null for every industry, far
+        less work when many industries are measured. ``False``: independent draws per
+        industry.
 
     Returns
     -------
@@ -478,8 +572,8 @@ def kdensity(
     # that a single large industry shows its own progress and time remaining
     with _threads(n_jobs), make_progress(progress) as bar:
         task = bar.add_task("K-density 核密度", total=len(chosen) * (n_sims + 1))
+        prepared: list[tuple[str, np.ndarray]] = []
         for name in chosen:
-            bar.update(task, description=f"K-density 核密度 {name}")
             members = np.flatnonzero(codes == name)
             n = members.size
             skip = ""
@@ -487,19 +581,31 @@ def kdensity(
                 skip = f"{n} establishment(s); at least 3 are needed, skipped"
             elif n >= n_all:
                 skip = "holds every establishment; no counterfactual can differ, skipped"
-            e = w[members] if w is not None else np.ones(n)
-            if not skip and w is not None and not (e.sum() ** 2 - (e**2).sum()) > 0:
+            elif w is not None and not (w[members].sum() ** 2 - (w[members] ** 2).sum()) > 0:
                 skip = f"fewer than two establishments with positive {weight!r}; skipped"
             if skip:
                 notes.append(f"industry {name}: {skip}")
                 bar.advance(task, n_sims + 1)
-                continue
+            else:
+                prepared.append((name, members))
+        shared: dict[str, np.ndarray] = {}
+        sizes = np.array([len(m) for _, m in prepared], dtype=float)
+        if (shared_draws and not exact and w is None and len(prepared) >= 2
+                and (sizes**2).sum() >= 1.5 * sizes.max() ** 2):
+            bar.update(task, description="K-density 核密度 (shared draws)")
+            shared = _nested_counterfactuals(
+                prepared, n_all, loc, coords, sphere, evals, rule_factor, fixed_h, dmax, n_sims,
+                sim_rng, lambda k: bar.advance(task, k), notes)
+        for name, members in prepared:
+            bar.update(task, description=f"K-density 核密度 {name}")
+            n = members.size
+            e = w[members] if w is not None else np.ones(n)
             obs, obs_stats = kern.run_samples(loc[members][None, :], e, coords, sphere,
                                               EARTH_RADIUS_KM, evals, rule_factor, fixed_h,
                                               dmax, exact, _NO_WINDOW, -1.0)
             bar.advance(task, 1)
             h_obs = obs_stats[:, 0]
-            sims = np.empty((n_sims, evals.size))
+            sims = shared.get(name, np.empty((n_sims, evals.size)))
             # blocks of counterfactuals per compiled call: bounded in memory, and about 20
             # per industry so that the progress bar moves
             block = max(2 * numba.get_num_threads(),
@@ -507,7 +613,7 @@ def kdensity(
             win, h_guess, sd_path = _NO_WINDOW, -1.0, False
             pool: kpool.PoolPairs | None = None
             redone = 0
-            start = 0
+            start = n_sims if name in shared else 0
             while start < n_sims:
                 # the first _PILOT counterfactuals go alone: their quartiles and bandwidths
                 # let the rest try the single-pass path (which verifies them, see kernels)

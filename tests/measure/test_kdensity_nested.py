@@ -1,0 +1,116 @@
+"""Nested counterfactuals: one ordered draw gives every industry the fast mode's estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_kdensity import NO_WIN, _coords, brute_force
+
+from clusteratlas.measure import _kdensity_kernels as kern
+from clusteratlas.measure import _kdensity_nested as knest
+from clusteratlas.measure.kdensity import kdensity
+
+RADIUS = 6371.0088
+SIZES = np.array([60, 150, 151, 400])
+
+
+def _setup(sphere: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    n = 3000
+    if sphere:
+        x, y = rng.uniform(100, 120, n), rng.uniform(22, 40, n)
+    else:
+        x, y = rng.uniform(0, 100, n), rng.uniform(0, 100, n)
+    x[-100:], y[-100:] = x[:100], y[:100]  # shared sites: zero distances
+    coords, loc = _coords(x, y, sphere)
+    draw = rng.choice(n, SIZES[-1], replace=False)
+    return x, y, coords, loc, draw
+
+
+def _run(coords, loc, draw, sphere, win, fixed_h=0.0):
+    rs = np.linspace(0, 1000 if sphere else 60, 41)
+    gen = [kern.sample_fast(loc[draw[:s]], np.ones(s), coords, sphere, RADIUS, rs, 0.9, fixed_h,
+                            5000.0, NO_WIN, -1.0) for s in SIZES]
+    h = [g[1] for g in gen]
+    delta = 0.9 * min(h) / kern.GRID_PER_H
+    nb = int((rs.max() + kern.TRUNC_H * 1.5 * max(h)) / delta) + 2
+    cap = 10**6
+    out, st, ok = knest.nested_sample(loc[draw], coords, sphere, RADIUS, SIZES, win, delta, nb,
+                                      rs, 0.9, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap, True,
+                                      np.ones(cap))
+    return rs, gen, out, st, ok
+
+
+def _windows(gen: list, pad: float) -> np.ndarray:
+    q25 = [g[2] for g in gen]
+    q75 = [g[3] for g in gen]
+    one = [[min(q25) * (1 - pad), max(q25) * (1 + pad)], [min(q75) * (1 - pad), max(q75) * (1 + pad)]]
+    return knest.nest_windows(np.array([one] * len(SIZES)))
+
+
+@pytest.mark.parametrize("sphere", [False, True])
+def test_each_prefix_is_the_fast_estimate_of_that_subset(sphere: bool) -> None:
+    x, y, coords, loc, draw = _setup(sphere)
+    rs = np.linspace(0, 1000 if sphere else 60, 41)
+    gen = [kern.sample_fast(loc[draw[:s]], np.ones(s), coords, sphere, RADIUS, rs, 0.9, 0.0,
+                            5000.0, NO_WIN, -1.0) for s in SIZES]
+    rs, gen, out, st, ok = _run(coords, loc, draw, sphere, _windows(gen, 0.1))
+    assert ok.all()
+    for k, (k_gen, h, q25, q75, sd) in enumerate(gen):
+        # bandwidth, quartiles and sd exact: the same as the general path on that prefix
+        assert st[k] == pytest.approx([h, q25, q75, sd], rel=1e-11)
+        np.testing.assert_allclose(out[k], k_gen, rtol=0, atol=2e-7 * k_gen.max())
+        ref, h_ref = brute_force(x[draw[:SIZES[k]]], y[draw[:SIZES[k]]], None, rs, sphere)
+        assert h == pytest.approx(h_ref, rel=1e-12)
+        np.testing.assert_allclose(out[k], ref, rtol=0, atol=1e-6 * ref.max())
+
+
+def test_a_quartile_outside_its_window_is_flagged_not_guessed() -> None:
+    _, _, coords, loc, draw = _setup(False)
+    rs = np.linspace(0, 60, 41)
+    gen = [kern.sample_fast(loc[draw[:s]], np.ones(s), coords, False, RADIUS, rs, 0.9, 0.0,
+                            5000.0, NO_WIN, -1.0) for s in SIZES]
+    win = _windows(gen, 0.1)
+    q25_last = gen[-1][2]
+    win[-1, 0] = (q25_last * 1.001, q25_last * 1.002)  # the largest prefix's window misses
+    *_, ok = _run(coords, loc, draw, False, win)
+    assert ok[:-1].all() and not ok[-1]
+    # a fixed bandwidth needs no quartiles: every prefix is served
+    *_, ok_fixed = _run(coords, loc, draw, False, win, fixed_h=4.0)
+    assert ok_fixed.all()
+
+
+def test_nest_windows_only_shrink() -> None:
+    win = np.array([[[1.0, 5.0], [10.0, 20.0]], [[0.5, 4.0], [12.0, 25.0]], [[6.0, 7.0], [13, 14]]])
+    out = knest.nest_windows(win)
+    np.testing.assert_array_equal(out[1], [[1.0, 4.0], [12.0, 20.0]])
+    assert out[2, 0, 0] == out[2, 0, 1]  # disjoint: a point, which any quartile misses
+
+
+def test_kdensity_shared_draws_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    n_sites = 3000
+    xy = rng.uniform(0, 100, (n_sites, 2))
+    xy[:120] = rng.normal(25, 3, (120, 2))  # industry a: localised
+    sector = np.array(["z"] * n_sites, dtype=object)
+    sector[:200] = "a"
+    sector[200:500] = "b"  # b and c: drawn at random
+    sector[500:650] = "c"
+    df = pd.DataFrame({"sector": sector, "x": xy[:, 0], "y": xy[:, 1]})
+    kw = dict(industry="sector", x="x", y="y", planar=True, n_sims=200, seed=5,
+              keep_simulations=True)
+    shared = kdensity(df, ["a", "b", "c"], **kw)
+    alone = kdensity(df, ["a", "b", "c"], shared_draws=False, **kw)
+    assert any("shared ordered draws" in note for note in shared.notes)
+    assert not any("shared ordered draws" in note for note in alone.notes)
+    idx_s = shared.indices.set_index("industry")
+    idx_a = alone.indices.set_index("industry")
+    assert idx_s.loc["a", "localised"] and idx_a.loc["a", "localised"]
+    assert idx_s.loc["a", "bandwidth"] == idx_a.loc["a", "bandwidth"]  # the observed industry
+    for name in ("a", "b", "c"):
+        s_sh = shared.simulations[name][1]
+        s_al = alone.simulations[name][1]
+        # the same null: mean counterfactual curves agree within their Monte-Carlo error
+        se = np.sqrt(s_sh.var(axis=0) / len(s_sh) + s_al.var(axis=0) / len(s_al))
+        assert np.all(np.abs(s_sh.mean(axis=0) - s_al.mean(axis=0)) <= 5 * se + 1e-12)
