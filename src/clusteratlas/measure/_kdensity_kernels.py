@@ -1015,3 +1015,30 @@ def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax,
             stats[k, 3] = sd
         out[k, :] = kk
     return out, stats
+
+
+@numba.njit(cache=True, parallel=True)
+def run_ragged(flat, offsets, e_flat, coords, sphere, radius, rs, rule_factor, fixed_h, dmax,
+               exact):
+    """K of samples of different sizes (sample ``t`` is ``flat[offsets[t]:offsets[t + 1]]``
+    with weights ``e_flat`` alike), by the general path or exact mode, in parallel over
+    samples: the observed industries of one analysis. Returns K and stats as
+    :func:`run_samples`."""
+    ns = offsets.shape[0] - 1
+    out = np.empty((ns, rs.shape[0]))
+    stats = np.full((ns, 4), np.nan)
+    for t in numba.prange(ns):
+        loc = flat[offsets[t]:offsets[t + 1]]
+        e = e_flat[offsets[t]:offsets[t + 1]]
+        if exact:
+            kk, h = sample_exact(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h)
+            stats[t, 0] = h
+        else:
+            kk, h, q25, q75, sd = sample_fast(loc, e, coords, sphere, radius, rs, rule_factor,
+                                              fixed_h, dmax, np.zeros((2, 2)), -1.0)
+            stats[t, 0] = h
+            stats[t, 1] = q25
+            stats[t, 2] = q75
+            stats[t, 3] = sd
+        out[t, :] = kk
+    return out, stats
