@@ -38,7 +38,7 @@ def _run(coords, loc, draw, sphere, win, fixed_h=0.0):
     cap = 10**6
     out, st, ok = knest.nested_sample(loc[draw], coords, sphere, RADIUS, SIZES, win, delta, nb,
                                       rs, 0.9, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap, True,
-                                      np.ones(cap))
+                                      np.ones(2 * cap))
     return rs, gen, out, st, ok
 
 

@@ -52,6 +52,22 @@ def _trim(buf, k, new_lo, new_hi):
 
 
 @numba.njit(cache=True)
+def _trim_top(buf, k1, new_lo, new_hi):
+    """:func:`_trim` for the top stack of ``buf`` (entries ``k1 + 1 ..`` to the end): returns
+    the new free slot below it and how many fell below ``new_lo``."""
+    j = buf.shape[0] - 1
+    below = 0.0
+    for v in range(buf.shape[0] - 1, k1, -1):
+        d = buf[v]
+        if d < new_lo:
+            below += 1.0
+        elif d <= new_hi:
+            buf[j] = d
+            j -= 1
+    return j, below
+
+
+@numba.njit(cache=True)
 def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1, ones,
               overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h, grid_per_h, trunc_h,
               moments):
@@ -100,8 +116,8 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     industries' sizes, ascending, the last equal to ``len(draw)``; ``win[k]``: windows
     (2 × 2: lo, hi) around the quartiles for industry ``k``, each inside the previous one.
     Returns K (industries × ``len(rs)``, only with ``moments``), stats (h, q25, q75, sd) and
-    a success flag per industry. ``ones``: at least ``cap`` ones (the kept distances'
-    multiplicities).
+    a success flag per industry. The two windows of an industry must not overlap. ``ones``:
+    at least ``2 · cap`` ones (the kept distances' multiplicities).
     """
     n_max = draw.shape[0]
     n_ind = sizes.shape[0]
@@ -122,10 +138,10 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     drow = np.empty(n_max)
     irow = np.empty(n_max, dtype=np.int32)
     urow = np.empty(n_max)
-    buf0 = np.empty(cap)
-    buf1 = np.empty(cap)
-    k0 = 0
-    k1 = 0
+    buf = np.empty(2 * cap)
+    top = 2 * cap - 1
+    k0 = 0  # next free slot of the bottom stack (first quartile's window)
+    k1 = top  # next free slot of the top stack (third quartile's window)
     below0 = 0.0
     below1 = 0.0
     s1 = 0.0
@@ -160,10 +176,13 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         s2 += r2
         below0 += b0
         below1 += b1
-        if k0 + n_max > cap or k1 + n_max > cap:
+        if k1 - k0 < 2 * n_max:
             overflow = True  # quartiles of the remaining industries: per-sample kernels
             k0 = 0
-            k1 = 0
+            k1 = top
+        # one store per pair: a distance in the first quartile's window is pushed on the
+        # bottom stack of ``buf``, one in the third's on the top stack (windows are disjoint),
+        # any other is written at the bottom and overwritten
         if moments:
             for b in range(a + 1, n_max):
                 ib = irow[b]
@@ -171,22 +190,31 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                 mom[ib, 0] += 1.0
                 mom[ib, 1] += u
                 mom[ib, 2] += u * u
-        for b in range(a + 1, n_max):
-            dd = drow[b]
-            buf0[k0] = dd
-            k0 += (dd >= lo0) & (dd <= hi0)
-            buf1[k1] = dd
-            k1 += (dd >= lo1) & (dd <= hi1)
+                dd = drow[b]
+                in0 = (dd >= lo0) & (dd <= hi0)
+                in1 = (dd >= lo1) & (dd <= hi1)
+                buf[k1 if in1 else k0] = dd
+                k0 += in0
+                k1 -= in1
+        else:
+            for b in range(a + 1, n_max):
+                dd = drow[b]
+                in0 = (dd >= lo0) & (dd <= hi0)
+                in1 = (dd >= lo1) & (dd <= hi1)
+                buf[k1 if in1 else k0] = dd
+                k0 += in0
+                k1 -= in1
         s = n_max - a
         while kind < n_ind and sizes[kind] == s:
             out[kind], stats[kind], ok[kind] = _read_off(
-                s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1, ones,
+                s, s1, s2, buf[:k0], k0, lo0, hi0, below0, buf[k1 + 1:], top - k1, lo1, hi1,
+                below1, ones,
                 overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h, grid_per_h, trunc_h,
                 moments)
             kind += 1
             if kind < n_ind and not overflow:
-                k0, c0 = _trim(buf0, k0, win[kind, 0, 0], win[kind, 0, 1])
-                k1, c1 = _trim(buf1, k1, win[kind, 1, 0], win[kind, 1, 1])
+                k0, c0 = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
+                k1, c1 = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
                 below0 += c0
                 below1 += c1
                 lo0 = win[kind, 0, 0]
@@ -203,7 +231,7 @@ def nested_block(draws, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                  fixed_h, grid_per_h, trunc_h, cap, moments):
     """:func:`nested_sample` for many ordered draws (rows of ``draws``), in parallel."""
     nd = draws.shape[0]
-    ones = np.ones(cap)
+    ones = np.ones(2 * cap)  # the two windows share a buffer of 2 · cap
     out = np.full((nd, sizes.shape[0], rs.shape[0]), np.nan)
     stats = np.full((nd, sizes.shape[0], 4), np.nan)
     ok = np.zeros((nd, sizes.shape[0]), dtype=np.bool_)
@@ -233,10 +261,10 @@ def nest_windows(win: np.ndarray) -> np.ndarray:
 def buffer_cap(win: np.ndarray, sizes: np.ndarray, q_density: float) -> int:
     """Room for the distances kept in the windows: at most about ``n² / 2`` pairs times the
     share inside the windows of the next industry (``2 · half-width · density`` at the
-    quartile), with a factor 2 of room; a buffer that overflows sends the remaining
+    quartile), with a factor 4 of room; a buffer that overflows sends the remaining
     industries of that draw to the per-sample kernels."""
     need = 0.0
     for k, n in enumerate(sizes):
         width = max(win[k, 0, 1] - win[k, 0, 0], win[k, 1, 1] - win[k, 1, 0])
         need = max(need, 0.5 * n * (n - 1.0) * min(1.0, width * q_density))
-    return int(2.0 * need + 4 * int(sizes[-1]) + 1024)
+    return int(4.0 * need + 4 * int(sizes[-1]) + 1024)

@@ -367,16 +367,17 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
         return {}
     band = 0.05 * iqr
     density = max(np.mean(np.abs(d - q25) < band), np.mean(np.abs(d - q75) < band)) / (2 * band)
-    half = 4.0 * iqr / np.sqrt(sizes) + 0.01 * iqr
+    # (at most 0.45 IQR: the two windows must not overlap)
+    half = np.minimum(4.0 * iqr / np.sqrt(sizes) + 0.01 * iqr, 0.45 * iqr)
     wide = np.empty((n_ind, 2, 2))
     for t, q in enumerate((q25, q75)):
         wide[:, t, 0] = np.maximum(q - half, 0.0)
         wide[:, t, 1] = q + half
     wide = knest.nest_windows(wide)
     threads = numba.get_num_threads()
-    cap = knest.buffer_cap(wide, sizes, density)
-    if 24.0 * cap * threads > _NESTED_MEMORY:
-        return {}
+    # buffer and multiplicities: 2 · cap doubles each, per thread; beyond the memory
+    # allowed, a smaller buffer (draws that overflow it go to the per-sample kernels)
+    cap = min(knest.buffer_cap(wide, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
     pilots = loc[np.stack([rng.choice(n_all, n_max, replace=False) for _ in range(_PILOT)])]
     _, st, ok = knest.nested_block(pilots, coords, sphere, EARTH_RADIUS_KM, sizes, wide, 1.0, 1,
                                    evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H,
@@ -393,10 +394,12 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     else:
         win = np.stack([_single_pass_windows(st[:, k, :])[0] for k in range(n_ind)])
         win = knest.nest_windows(win)
+        if np.any(win[:, 0, 1] >= win[:, 1, 0]):  # quartile windows overlap: not for this pass
+            return {}
     delta = 0.9 * float(h.min()) / kern.GRID_PER_H
     nb = int((float(evals.max()) + kern.TRUNC_H * 1.5 * float(h.max())) / delta) + 2
-    cap = knest.buffer_cap(win, sizes, density)
-    if nb > 1 << 22 or 24.0 * cap * threads > _NESTED_MEMORY:
+    cap = min(knest.buffer_cap(win, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
+    if nb > 1 << 22:
         return {}
     sims = np.empty((n_ind, n_sims, evals.size))
     redone = 0
