@@ -114,3 +114,27 @@ def test_kdensity_shared_draws_give_the_same_findings(monkeypatch: pytest.Monkey
         # the same null: mean counterfactual curves agree within their Monte-Carlo error
         se = np.sqrt(s_sh.var(axis=0) / len(s_sh) + s_al.var(axis=0) / len(s_al))
         assert np.all(np.abs(s_sh.mean(axis=0) - s_al.mean(axis=0)) <= 5 * se + 1e-12)
+
+
+def test_prefixes_that_miss_their_windows_are_redone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import clusteratlas.measure.kdensity as kd
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 100, (1500, 2))
+    xy[:80] = rng.normal(40, 2, (80, 2))
+    sector = np.array(["z"] * 1500, dtype=object)
+    sector[:150], sector[150:350] = "a", "b"  # Σ n² ≥ 1.5 max n²: draws are shared
+    df = pd.DataFrame({"sector": sector, "x": xy[:, 0], "y": xy[:, 1]})
+    kw = dict(industry="sector", x="x", y="y", planar=True, n_sims=40, seed=2,
+              keep_simulations=True)
+    good = kdensity(df, ["a", "b"], **kw)
+    # windows far below every quartile: each prefix misses and goes to the per-sample kernels
+    monkeypatch.setattr(kd, "_single_pass_windows",
+                        lambda st: (np.array([[1e-6, 2e-6], [3e-6, 4e-6]]), 1.0))
+    redone = kdensity(df, ["a", "b"], **kw)
+    note = next(n for n in redone.notes if "shared ordered draws" in n)
+    assert "80 of 80 redone" in note
+    for name in ("a", "b"):  # the same draws, the other path: the same estimates
+        np.testing.assert_allclose(redone.simulations[name][1], good.simulations[name][1],
+                                   rtol=0, atol=2e-7 * good.simulations[name][1].max())
+    assert redone.indices.set_index("industry").loc["a", "localised"]

@@ -345,6 +345,18 @@ def _ranges(d: np.ndarray, flag: np.ndarray) -> str:
     return ", ".join(out)
 
 
+def _prefixes(draws: np.ndarray, sizes: np.ndarray, which: np.ndarray, coords: np.ndarray,
+              sphere: bool, evals: np.ndarray, rule_factor: float, fixed_h: float,
+              dmax: float) -> tuple[np.ndarray, np.ndarray]:
+    """K and stats of the prefixes ``draws[p, :sizes[k]]`` for the rows ``(p, k)`` of
+    ``which``, by the per-sample kernels' general path, in parallel over prefixes."""
+    parts = [draws[p, :sizes[k]] for p, k in which]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
+    flat = np.concatenate(parts)
+    return kern.run_ragged(flat, offsets, np.ones(flat.size), coords, sphere, EARTH_RADIUS_KM,
+                           evals, rule_factor, fixed_h, dmax, False)
+
+
 def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, loc: np.ndarray,
                             coords: np.ndarray, sphere: bool, evals: np.ndarray,
                             rule_factor: float, fixed_h: float, dmax: float, n_sims: int,
@@ -382,10 +394,10 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     _, st, ok = knest.nested_block(pilots, coords, sphere, EARTH_RADIUS_KM, sizes, wide, 1.0, 1,
                                    evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H,
                                    cap, False)
-    for p, k in np.argwhere(~ok):  # quartile outside its wide window: the general path
-        st[p, k] = kern.run_samples(pilots[p:p + 1, :sizes[k]], np.ones(sizes[k]), coords,
-                                    sphere, EARTH_RADIUS_KM, evals, rule_factor, fixed_h, dmax,
-                                    False, _NO_WINDOW, -1.0)[1][0]
+    miss = np.argwhere(~ok)  # quartile outside its wide window: the general path
+    if len(miss):
+        st[miss[:, 0], miss[:, 1]] = _prefixes(pilots, sizes, miss, coords, sphere, evals,
+                                               rule_factor, fixed_h, dmax)[1]
     h = st[:, :, 0]
     if not np.all(np.isfinite(h)) or not np.all(h > 0):
         return {}
@@ -411,11 +423,11 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
         out, _, ok = knest.nested_block(draws, coords, sphere, EARTH_RADIUS_KM, sizes, win, delta,
                                         nb, evals, rule_factor, fixed_h, kern.GRID_PER_H,
                                         kern.TRUNC_H, cap, True)
-        for p, k in np.argwhere(~ok):
-            out[p, k] = kern.run_samples(draws[p:p + 1, :sizes[k]], np.ones(sizes[k]), coords,
-                                         sphere, EARTH_RADIUS_KM, evals, rule_factor, fixed_h,
-                                         dmax, False, _NO_WINDOW, -1.0)[0][0]
-            redone += 1
+        miss = np.argwhere(~ok)
+        if len(miss):
+            out[miss[:, 0], miss[:, 1]] = _prefixes(draws, sizes, miss, coords, sphere, evals,
+                                                    rule_factor, fixed_h, dmax)[0]
+            redone += len(miss)
         sims[:, start:stop] = out.transpose(1, 0, 2)
         advance((stop - start) * n_ind)
     notes.append(f"industries {', '.join(names[:10])}{' …' if n_ind > 10 else ''}: counterfactuals "
