@@ -73,6 +73,15 @@ def _dist(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, a: int, b: int, sphere
     return planar_nb(cx[a], cy[a], cx[b], cy[b])
 
 
+@numba.njit(cache=True, inline="always")
+def add_moments(mom: np.ndarray, ib: int, w: float, u: float) -> None:
+    """Add a pair of weight ``w`` at offset ``u`` from the centre of bin ``ib`` to the moment
+    histogram: Σw, Σwu, Σwu² (see the module docstring)."""
+    mom[ib, 0] += w
+    mom[ib, 1] += w * u
+    mom[ib, 2] += w * u * u
+
+
 @numba.njit(cache=True)
 def _collapse(loc: np.ndarray, e: np.ndarray, coords: np.ndarray):
     """Distinct locations of a sample with counts, weight sums and weight sums of squares."""
@@ -223,9 +232,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
             ib = int(fb)
             u = dd - (fb + 0.5) * delta
             wab = wa * ew[b]
-            mom[ib, 0] += wab
-            mom[ib, 1] += wab * u
-            mom[ib, 2] += wab * u * u
+            add_moments(mom, ib, wab, u)
             if collect:
                 qb = int(dd * invq)
                 if qb >= Q_BINS:
@@ -241,9 +248,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     for a in range(m):
         w0 += 0.5 * (ew[a] * ew[a] - e2[a])
     u0 = -0.5 * delta
-    mom[0, 0] += w0
-    mom[0, 1] += w0 * u0
-    mom[0, 2] += w0 * u0 * u0
+    add_moments(mom, 0, w0, u0)
     return mom[:nb], nbuf
 
 
@@ -541,9 +546,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 for b in range(a + 1, m):
                     ib = irow[b]
                     u = urow[b]
-                    mom[ib, 0] += 1.0
-                    mom[ib, 1] += u
-                    mom[ib, 2] += u * u
+                    add_moments(mom, ib, 1.0, u)
                     dd = drow[b]
                     buf0[k0] = dd
                     k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
@@ -552,9 +555,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
                 ib = irow[b]
                 u = urow[b]
                 wab = wa * ew[b]
-                mom[ib, 0] += wab
-                mom[ib, 1] += wab * u
-                mom[ib, 2] += wab * u * u
+                add_moments(mom, ib, wab, u)
                 dd = drow[b]
                 buf0[k0] = dd
                 k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
@@ -563,9 +564,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             ib = irow[b]
             u = urow[b]
             wab = wa * ew[b]
-            mom[ib, 0] += wab
-            mom[ib, 1] += wab * u
-            mom[ib, 2] += wab * u * u
+            add_moments(mom, ib, wab, u)
             dd = drow[b]
             if dd >= lo0 and dd <= hi0:
                 buf0[k0] = dd
@@ -597,9 +596,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
         w0 += 0.5 * (ew[a] * ew[a] - e2[a])
         m0 += 0.5 * cnt[a] * (cnt[a] - 1.0)
     u0 = -0.5 * delta
-    mom[0, 0] += w0
-    mom[0, 1] += w0 * u0
-    mom[0, 2] += w0 * u0 * u0
+    add_moments(mom, 0, w0, u0)
     # pairs inside one location are at distance 0
     for t in range(2):
         if win[t, 0] > 0.0:
@@ -891,25 +888,19 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
                 for b in range(lo, hi):
                     ib = irow[b]
                     u = urow[b]
-                    mom[ib, 0] += 1.0
-                    mom[ib, 1] += u
-                    mom[ib, 2] += u * u
+                    add_moments(mom, ib, 1.0, u)
             elif unit:
                 for b in range(lo, hi):
                     ib = irow[b]
                     u = urow[b]
                     wab = wa * ew[b]
-                    mom[ib, 0] += wab
-                    mom[ib, 1] += wab * u
-                    mom[ib, 2] += wab * u * u
+                    add_moments(mom, ib, wab, u)
             else:
                 for b in range(lo, hi):
                     ib = irow[b]
                     u = urow[b]
                     wab = wa * ew[b]
-                    mom[ib, 0] += wab
-                    mom[ib, 1] += wab * u
-                    mom[ib, 2] += wab * u * u
+                    add_moments(mom, ib, wab, u)
                     hc[ib] += ca * cnt[b]
     if unit:
         hc[:] = mom[:, 0]
@@ -959,9 +950,7 @@ def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_gues
             m0 += 0.5 * cnt[a] * (cnt[a] - 1.0)
         # pairs inside one location: distance 0, bin 0, offset -δ/2
         u0 = -0.5 * delta
-        mom[0, 0] += w0
-        mom[0, 1] += w0 * u0
-        mom[0, 2] += w0 * u0 * u0
+        add_moments(mom, 0, w0, u0)
         hc[0] += m0
         mean = s1 / npairs
         sd = math.sqrt(max((s2 - s1 * mean) / (npairs - 1.0), 0.0))

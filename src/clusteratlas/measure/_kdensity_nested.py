@@ -169,9 +169,10 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
             r2 += dd * dd
             b0 += 1.0 * (dd < lo0)
             b1 += 1.0 * (dd < lo1)
-            fb = math.floor(min(dd * inv, fnb + (b & (_SPARE - 1))))
-            irow[b] = np.int32(fb)
-            urow[b] = dd - (fb + 0.5) * delta
+            if moments:  # loop-invariant: the compiler splits the loop on it
+                fb = math.floor(min(dd * inv, fnb + (b & (_SPARE - 1))))
+                irow[b] = np.int32(fb)
+                urow[b] = dd - (fb + 0.5) * delta
         s1 += r1
         s2 += r2
         below0 += b0
@@ -183,27 +184,15 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         # one store per pair: a distance in the first quartile's window is pushed on the
         # bottom stack of ``buf``, one in the third's on the top stack (windows are disjoint),
         # any other is written at the bottom and overwritten
-        if moments:
-            for b in range(a + 1, n_max):
-                ib = irow[b]
-                u = urow[b]
-                mom[ib, 0] += 1.0
-                mom[ib, 1] += u
-                mom[ib, 2] += u * u
-                dd = drow[b]
-                in0 = (dd >= lo0) & (dd <= hi0)
-                in1 = (dd >= lo1) & (dd <= hi1)
-                buf[k1 if in1 else k0] = dd
-                k0 += in0
-                k1 -= in1
-        else:
-            for b in range(a + 1, n_max):
-                dd = drow[b]
-                in0 = (dd >= lo0) & (dd <= hi0)
-                in1 = (dd >= lo1) & (dd <= hi1)
-                buf[k1 if in1 else k0] = dd
-                k0 += in0
-                k1 -= in1
+        for b in range(a + 1, n_max):
+            if moments:
+                kern.add_moments(mom, irow[b], 1.0, urow[b])
+            dd = drow[b]
+            in0 = (dd >= lo0) & (dd <= hi0)
+            in1 = (dd >= lo1) & (dd <= hi1)
+            buf[k1 if in1 else k0] = dd
+            k0 += in0
+            k1 -= in1
         s = n_max - a
         while kind < n_ind and sizes[kind] == s:
             out[kind], stats[kind], ok[kind] = _read_off(

@@ -262,18 +262,14 @@ def pool_finish(mom_all, lanes, wlanes, wsq, nlanes, n, starts, pi, pj, coords, 
                 zero_w += 0.5 * wi * wi
                 wsum += wi
         u0 = -0.5 * delta
-        mom[0, 0] += zero_pairs
-        mom[0, 1] += zero_pairs * u0
-        mom[0, 2] += zero_pairs * u0 * u0
+        kern.add_moments(mom, 0, zero_pairs, u0)
         momw = mom
         wtot = npairs
         if weighted:
             # pairs inside one location weigh (W² − Σ e²) / 2 in all; Σ e² is the industry's
             momw = np.ascontiguousarray(mom_all[:, 3:6, k])
             zero_w -= 0.5 * wsq
-            momw[0, 0] += zero_w
-            momw[0, 1] += zero_w * u0
-            momw[0, 2] += zero_w * u0 * u0
+            kern.add_moments(momw, 0, zero_w, u0)
             wtot = 0.5 * (wsum * wsum - wsq)
         s1 = 0.0
         s2 = 0.0
