@@ -13,6 +13,7 @@ from clusteratlas.measure import _kdensity_kernels as kern
 from clusteratlas.measure.kdensity import _global_band, kdensity
 
 SEED = 20261128
+RADIUS_KM = 6371.0088
 NO_WIN = np.zeros((2, 2))
 
 
@@ -303,6 +304,28 @@ def test_asin_series_matches_libm() -> None:
         if nt <= kern.ASIN_TERMS[-1]:
             np.testing.assert_allclose(series, np.arcsin(xs), rtol=2e-15, atol=0)
     assert kern._asin_terms(0.95) > kern.ASIN_TERMS[-1]  # wide samples call math.asin
+
+
+@pytest.mark.parametrize(("lon_span", "lat_span", "terms"),
+                         [((100, 101), (30, 31), 12), ((73, 135), (18, 54), 16),
+                          ((-180, 180), (-60, 60), 1000)])  # 1000: math.asin
+def test_economised_asin_matches_libm(lon_span: tuple, lat_span: tuple, terms: int) -> None:
+    rng = np.random.default_rng(SEED)
+    coords, _ = _coords(rng.uniform(*lon_span, 3000), rng.uniform(*lat_span, 3000), True)
+    # the bound holds: no two points are farther apart than it allows
+    i, j = rng.integers(0, 3000, (2, 200_000))
+    half = 0.5 * np.linalg.norm(coords[i] - coords[j], axis=1)
+    c = coords.T.copy()
+    assert half.max() <= kern.half_chord_bound(c[0], c[1], c[2])
+    nterms, coefs = kern.asin_economised(coords)
+    assert nterms <= terms  # 12 terms for a county, 16 for China (Maclaurin: 12 and 32)
+    out = np.empty(3000)
+    for a in (0, 1234, 2998):
+        kern.row_distances_to(*coords[a], c[0], c[1], c[2], 0, 3000, True, RADIUS_KM, coefs,
+                              nterms, out)
+        ref = 2 * RADIUS_KM * np.arcsin(np.minimum(
+            0.5 * np.linalg.norm(coords - coords[a], axis=1), 1.0))
+        np.testing.assert_allclose(out, ref, rtol=1e-14, atol=1e-12)
 
 
 def test_single_pass_with_distinct_sites_keeps_exact_quartiles() -> None:

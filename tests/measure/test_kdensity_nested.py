@@ -28,7 +28,7 @@ def _setup(sphere: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return x, y, coords, loc, draw
 
 
-def _run(coords, loc, draw, sphere, win, fixed_h=0.0):
+def _run(coords, loc, draw, sphere, win, fixed_h=0.0, tile=2048, group=64):
     rs = np.linspace(0, 1000 if sphere else 60, 41)
     gen = [kern.sample_fast(loc[draw[:s]], np.ones(s), coords, sphere, RADIUS, rs, 0.9, fixed_h,
                             5000.0, NO_WIN, -1.0) for s in SIZES]
@@ -36,9 +36,10 @@ def _run(coords, loc, draw, sphere, win, fixed_h=0.0):
     delta = 0.9 * min(h) / kern.GRID_PER_H
     nb = int((rs.max() + kern.TRUNC_H * 1.5 * max(h)) / delta) + 2
     cap = 10**6
+    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
     out, st, ok = knest.nested_sample(loc[draw], coords, sphere, RADIUS, SIZES, win, delta, nb,
                                       rs, 0.9, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap, True,
-                                      np.ones(2 * cap))
+                                      np.ones(2 * cap), coefs, nterms, tile, group)
     return rs, gen, out, st, ok
 
 
@@ -49,13 +50,18 @@ def _windows(gen: list, pad: float) -> np.ndarray:
     return knest.nest_windows(np.array([one] * len(SIZES)))
 
 
-@pytest.mark.parametrize("sphere", [False, True])
-def test_each_prefix_is_the_fast_estimate_of_that_subset(sphere: bool) -> None:
+# (2048, 64): the default, one tile here; the small tiles and groups cross every boundary
+# (tiles, groups, industry sizes) that a large draw does
+@pytest.mark.parametrize(("sphere", "tile", "group"),
+                         [(False, 2048, 64), (True, 2048, 64), (False, 37, 5), (True, 64, 16)])
+def test_each_prefix_is_the_fast_estimate_of_that_subset(sphere: bool, tile: int,
+                                                         group: int) -> None:
     x, y, coords, loc, draw = _setup(sphere)
     rs = np.linspace(0, 1000 if sphere else 60, 41)
     gen = [kern.sample_fast(loc[draw[:s]], np.ones(s), coords, sphere, RADIUS, rs, 0.9, 0.0,
                             5000.0, NO_WIN, -1.0) for s in SIZES]
-    rs, gen, out, st, ok = _run(coords, loc, draw, sphere, _windows(gen, 0.1))
+    rs, gen, out, st, ok = _run(coords, loc, draw, sphere, _windows(gen, 0.1), tile=tile,
+                                group=group)
     assert ok.all()
     for k, (k_gen, h, q25, q75, sd) in enumerate(gen):
         # bandwidth, quartiles and sd exact: the same as the general path on that prefix

@@ -48,7 +48,9 @@ Two estimators of the same quantity:
 
 from __future__ import annotations
 
+import functools
 import math
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -354,38 +356,150 @@ def _asin_coefs(nterms: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def half_chord_bound(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray) -> float:
+    """An upper bound on the half chord between any two of the unit vectors: the largest
+    chord from their mean direction (any chord is at most twice that, by the triangle
+    inequality), or half the diagonal of their 3-D bounding box, whichever is smaller; at
+    most 1."""
+    n = cx.shape[0]
+    if n == 0:
+        return 0.0
+    mx = cx.mean()
+    my = cy.mean()
+    mz = cz.mean()
+    norm = math.sqrt(mx * mx + my * my + mz * mz)
+    if norm > 0.0:
+        mx /= norm
+        my /= norm
+        mz /= norm
+    r2 = 0.0
+    for i in range(n):
+        d = (cx[i] - mx) ** 2 + (cy[i] - my) ** 2 + (cz[i] - mz) ** 2
+        r2 = max(r2, d)
+    ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
+    return min(math.sqrt(r2), 0.5 * math.sqrt(ext), 1.0)
+
+
+@numba.njit(cache=True)
 def asin_series(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, sphere: bool):
     """Terms and coefficients of the asin series that :func:`_row_distances` needs for the
-    locations ``cx, cy, cz`` (unit vectors; the half chord is bounded by their 3-D bounding
-    box). Planar: no terms."""
+    locations ``cx, cy, cz`` (unit vectors; the half chord is bounded by
+    :func:`half_chord_bound`). Planar: no terms."""
     nterms = 0
     if sphere:
-        ext = (cx.max() - cx.min()) ** 2 + (cy.max() - cy.min()) ** 2 + (cz.max() - cz.min()) ** 2
-        nterms = _asin_terms(min(0.5 * math.sqrt(ext), 1.0))
+        nterms = _asin_terms(half_chord_bound(cx, cy, cz))
     return nterms, _asin_coefs(min(nterms, ASIN_TERMS[2]))
 
 
+def _economised(t_max: Fraction, nterms: int) -> tuple[list[float], float]:
+    """Chebyshev economisation (Lanczos 1938; Press et al. 2007, §5.11) of the Maclaurin series
+    of ``f(t) = asin(√t) / √t`` on ``[0, t_max]`` to a polynomial in ``t`` of ``nterms``
+    terms. Exact rational arithmetic: the series to ``degree`` terms is rewritten in the shifted
+    Chebyshev basis of ``[0, t_max]``, cut after ``nterms`` terms and rewritten in powers of
+    ``t``. Returns the coefficients (rounded to double) and a bound on the cut's error: the sum
+    of the dropped Chebyshev coefficients' magnitudes (|T_k| ≤ 1), plus the Maclaurin tail
+    beyond ``degree`` terms, which is below ``t_max^degree / (1 - t_max)``."""
+    # enough series terms that the tail is far below the cut
+    tail = math.log(1e-20 * (1 - float(t_max))) / math.log(float(t_max))
+    degree = max(nterms + 8, math.ceil(tail))
+    half = t_max / 2
+    mac = [Fraction(1)]
+    for k in range(1, degree):
+        mac.append(mac[-1] * (2 * k - 1) ** 2 / ((2 * k) * (2 * k + 1)))
+    # powers of s = 2t / t_max - 1: t^k = (half (s + 1))^k
+    ps = [Fraction(0)] * degree
+    for k, ck in enumerate(mac):
+        hk = ck * half**k
+        for j in range(k + 1):
+            ps[j] += hk * math.comb(k, j)
+    cheb = [[Fraction(1)], [Fraction(0), Fraction(1)]]  # T_n in powers of s
+    for _ in range(2, degree):
+        a = [Fraction(0)] + [2 * x for x in cheb[-1]]
+        b = cheb[-2] + [Fraction(0)] * (len(a) - len(cheb[-2]))
+        cheb.append([x - y for x, y in zip(a, b, strict=True)])
+    coef = [Fraction(0)] * degree
+    for n in range(degree - 1, -1, -1):
+        coef[n] = ps[n] / cheb[n][n]
+        for j in range(n + 1):
+            ps[j] -= coef[n] * cheb[n][j]
+    err = float(sum(abs(x) for x in coef[nterms:])) + float(t_max) ** degree / (1 - float(t_max))
+    in_s = [Fraction(0)] * nterms
+    for n in range(nterms):
+        for j in range(n + 1):
+            in_s[j] += coef[n] * cheb[n][j]
+    in_t = [Fraction(0)] * nterms
+    for j, pj in enumerate(in_s):
+        for i in range(j + 1):
+            in_t[i] += pj * math.comb(j, i) * (2 / t_max) ** i * (-1) ** (j - i)
+    return [float(x) for x in in_t], err
+
+
+@functools.lru_cache(maxsize=64)
+def _economised_rung(rung: int) -> tuple[int, tuple[float, ...]]:
+    """The shortest economised polynomial (12, 16 or 20 terms) on ``[0, 2^(-rung/4)]`` whose
+    error is below 1e-17 (``f ≥ 1``, so that is relative), or (0, ()) if none is enough."""
+    t_max = Fraction(2) ** Fraction(-rung, 4) if rung % 4 == 0 else None
+    if t_max is None:  # 2^(-rung/4) rounded up to a rational a little above it
+        t_max = Fraction(2.0 ** (-rung / 4.0)).limit_denominator(1 << 20) * Fraction(1000001,
+                                                                                      1000000)
+    for nterms in (12, 16, 20):
+        coefs, err = _economised(t_max, nterms)
+        if err < 1e-17:
+            return nterms, tuple(coefs)
+    return 0, ()
+
+
+def asin_economised(coords: np.ndarray) -> tuple[int, np.ndarray]:
+    """Terms and coefficients of the asin polynomial for every sample of the unit vectors
+    ``coords`` (n × 3): as :func:`asin_series`, but the Chebyshev-economised polynomial on the
+    set's extent (12 terms instead of 20–32 Maclaurin terms for a country the size of China),
+    for callers that fix it once for many samples. Falls back to :func:`asin_series`' choice
+    when no economised polynomial is short enough."""
+    if coords.shape[0] == 0:
+        return 0, _asin_coefs(0)
+    c = np.ascontiguousarray(coords, dtype=np.float64)
+    cx, cy, cz = c[:, 0].copy(), c[:, 1].copy(), c[:, 2].copy()
+    t_need = half_chord_bound(cx, cy, cz) ** 2
+    rung = 0
+    while rung < 80 and 2.0 ** (-(rung + 1) / 4.0) >= t_need:
+        rung += 1
+    nterms, coefs = _economised_rung(rung) if t_need < 0.7 else (0, ())
+    if nterms == 0:
+        return asin_series(cx, cy, cz, True)
+    out = np.zeros(ASIN_TERMS[2])
+    out[:nterms] = coefs
+    return nterms, out
+
+
 @numba.njit(cache=True, fastmath=True)
-def _row_arc12(cx, cy, cz, a, m, two_r, c, drow):
-    xa = cx[a]
-    ya = cy[a]
-    za = cz[a]
-    for b in range(a + 1, m):
+def _row_arc12(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
+    for b in range(lo, hi):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
         x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
         p = (((((((((((c[11] * x2 + c[10]) * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6])
                    * x2 + c[5]) * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-        drow[b] = two_r * p * math.sqrt(x2)
+        out[b - lo] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc20(cx, cy, cz, a, m, two_r, c, drow):
-    xa = cx[a]
-    ya = cy[a]
-    za = cz[a]
-    for b in range(a + 1, m):
+def _row_arc16(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
+    for b in range(lo, hi):
+        dx = cx[b] - xa
+        dy = cy[b] - ya
+        dz = cz[b] - za
+        x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
+        p = ((((((c[15] * x2 + c[14]) * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
+             * x2 + c[9])
+        p = (((((((((p * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5]) * x2 + c[4]) * x2
+                 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
+        out[b - lo] = two_r * p * math.sqrt(x2)
+
+
+@numba.njit(cache=True, fastmath=True)
+def _row_arc20(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
+    for b in range(lo, hi):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
@@ -394,15 +508,12 @@ def _row_arc20(cx, cy, cz, a, m, two_r, c, drow):
                  * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
         p = ((((((((((p * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5])
                    * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-        drow[b] = two_r * p * math.sqrt(x2)
+        out[b - lo] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc32(cx, cy, cz, a, m, two_r, c, drow):
-    xa = cx[a]
-    ya = cy[a]
-    za = cz[a]
-    for b in range(a + 1, m):
+def _row_arc32(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
+    for b in range(lo, hi):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
@@ -438,34 +549,42 @@ def _row_arc32(cx, cy, cz, a, m, two_r, c, drow):
         p = p * x2 + c[2]
         p = p * x2 + c[1]
         p = p * x2 + c[0]
-        drow[b] = two_r * p * math.sqrt(x2)
+        out[b - lo] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
 def _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow):
-    """Distances from location ``a`` to locations ``a+1 .. m-1`` into ``drow``, in loops the
-    compiler vectorises. On the sphere, ``asin`` of the half chord ``x`` is the Horner sum of
-    its Maclaurin series in ``x²`` (12, 20 or 32 terms, whichever ``nterms`` — from
-    :func:`_asin_terms` over the sample's extent — allows: truncation below 1e-17 relative)
-    instead of one libm call per pair; wider samples call ``math.asin``."""
+    """Distances from location ``a`` to locations ``a+1 .. m-1`` into ``drow[a+1 .. m-1]``
+    (see :func:`row_distances_to`)."""
+    row_distances_to(cx[a], cy[a], cz[a], cx, cy, cz, a + 1, m, sphere, radius, coefs, nterms,
+                     drow[a + 1:])
+
+
+@numba.njit(cache=True, fastmath=True)
+def row_distances_to(xa, ya, za, cx, cy, cz, lo, hi, sphere, radius, coefs, nterms, out):
+    """Distances from the point ``(xa, ya, za)`` to locations ``lo .. hi-1`` into
+    ``out[0 .. hi-lo-1]``, in loops the compiler vectorises. On the sphere, ``asin`` of the
+    half chord ``x`` is the Horner sum of a polynomial in ``x²`` (12, 20 or 32 terms, whichever
+    ``nterms`` — from :func:`asin_series` over the sample's extent — allows: truncation below
+    1e-17 relative) instead of one libm call per pair; wider samples call ``math.asin``."""
     if not sphere:
-        xa = cx[a]
-        ya = cy[a]
-        for b in range(a + 1, m):
+        for b in range(lo, hi):
             dx = cx[b] - xa
             dy = cy[b] - ya
-            drow[b] = math.sqrt(dx * dx + dy * dy)
+            out[b - lo] = math.sqrt(dx * dx + dy * dy)
         return
     two_r = 2.0 * radius
     if nterms <= ASIN_TERMS[0]:
-        _row_arc12(cx, cy, cz, a, m, two_r, coefs, drow)
+        _row_arc12(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
+    elif nterms <= 16:  # economised polynomials only (asin_economised)
+        _row_arc16(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
     elif nterms <= ASIN_TERMS[1]:
-        _row_arc20(cx, cy, cz, a, m, two_r, coefs, drow)
+        _row_arc20(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
     elif nterms <= ASIN_TERMS[2]:
-        _row_arc32(cx, cy, cz, a, m, two_r, coefs, drow)
+        _row_arc32(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
     else:
-        for b in range(a + 1, m):
-            drow[b] = chord_gc_km_nb(cx[a], cy[a], cz[a], cx[b], cy[b], cz[b], radius)
+        for b in range(lo, hi):
+            out[b - lo] = chord_gc_km_nb(xa, ya, za, cx[b], cy[b], cz[b], radius)
 
 
 @numba.njit(cache=True, fastmath=True)

@@ -32,6 +32,8 @@ import numpy as np
 from clusteratlas.measure import _kdensity_kernels as kern
 
 _SPARE = 8
+_TILE = 2048  # earlier establishments paired at once (coordinates: 48 kB)
+_GROUP = 64  # establishments paired with each tile
 
 
 @numba.njit(cache=True)
@@ -107,9 +109,51 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
     return out, stats, ok
 
 
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv,
+           fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments):
+    """Pairs of establishment ``t`` with establishments ``lo .. hi-1``: their Σd, Σd², counts
+    below the two windows, moments, and the distances inside the windows pushed on the two
+    stacks of ``buf``. Returns (Σd, Σd², below first, below second, k0, k1)."""
+    m = hi - lo
+    kern.row_distances_to(cx[t], cy[t], cz[t], cx, cy, cz, lo, hi, sphere, radius, coefs,
+                          nterms, drow)
+    r1 = 0.0
+    r2 = 0.0
+    b0 = 0.0
+    b1 = 0.0
+    # branch-free (vectorised): sums, counts below the windows, bin and offset, and a flag
+    # per pair: 1 inside the first quartile's window, 2 inside the third's (disjoint windows)
+    for j in range(m):
+        dd = drow[j]
+        r1 += dd
+        r2 += dd * dd
+        b0 += 1.0 * (dd < lo0)
+        b1 += 1.0 * (dd < lo1)
+        if moments:  # loop-invariant: the compiler splits the loop on it
+            fb = math.floor(min(dd * inv, fnb + (j & (_SPARE - 1))))
+            irow[j] = np.int32(fb)
+            urow[j] = dd - (fb + 0.5) * delta
+        wf[j] = np.uint8(((dd >= lo0) & (dd <= hi0)) | (((dd >= lo1) & (dd <= hi1)) << 1))
+    # the histogram update, and a distance inside a window pushed on the bottom (first
+    # quartile) or top (third) stack of ``buf``: a branch on the flag, rarely taken
+    for j in range(m):
+        if moments:
+            kern.add_moments(mom, irow[j], 1.0, urow[j])
+        f = wf[j]
+        if f:
+            if f == 1:
+                buf[k0] = drow[j]
+                k0 += 1
+            else:
+                buf[k1] = drow[j]
+                k1 -= 1
+    return r1, r2, b0, b1, k0, k1
+
+
 @numba.njit(cache=True, fastmath=True)
 def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_factor, fixed_h,
-                  grid_per_h, trunc_h, cap, moments, ones):
+                  grid_per_h, trunc_h, cap, moments, ones, coefs, nterms, tile, group):
     """Counterfactuals of every industry from one ordered draw of establishments.
 
     ``draw``: location index of each drawn establishment, in draw order; ``sizes``: the
@@ -117,27 +161,33 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     (2 × 2: lo, hi) around the quartiles for industry ``k``, each inside the previous one.
     Returns K (industries × ``len(rs)``, only with ``moments``), stats (h, q25, q75, sd) and
     a success flag per industry. The two windows of an industry must not overlap. ``ones``:
-    at least ``2 · cap`` ones (the kept distances' multiplicities).
+    at least ``2 · cap`` ones (the kept distances' multiplicities). ``coefs``, ``nterms``:
+    the asin polynomial for the economy's extent (:func:`kern.asin_economised`).
+
+    The pairs are visited in tiles: a group of up to ``group`` establishments (never past an
+    industry's size) against ``tile`` earlier ones at a time, so that the earlier ones'
+    coordinates are read from cache once per group rather than from memory once per
+    establishment (a draw of 35,000 holds 0.8 MB of coordinates; 2.6 times faster per pair
+    on the large demo economy than row by row).
     """
     n_max = draw.shape[0]
     n_ind = sizes.shape[0]
     out = np.full((n_ind, rs.shape[0]), np.nan)
     stats = np.full((n_ind, 4), np.nan)
     ok = np.zeros(n_ind, dtype=np.bool_)
-    # reversed: row a pairs the establishment drawn (n_max - 1 - a)-th with those drawn before
     cx = np.empty(n_max)
     cy = np.empty(n_max)
     cz = np.empty(n_max)
     for t in range(n_max):
-        i = draw[n_max - 1 - t]
+        i = draw[t]
         cx[t] = coords[i, 0]
         cy[t] = coords[i, 1]
         cz[t] = coords[i, 2]
-    nterms, coefs = kern.asin_series(cx, cy, cz, sphere)
     mom = np.zeros((nb + _SPARE, 3))
-    drow = np.empty(n_max)
-    irow = np.empty(n_max, dtype=np.int32)
-    urow = np.empty(n_max)
+    drow = np.empty(tile)
+    irow = np.empty(tile, dtype=np.int32)
+    urow = np.empty(tile)
+    wf = np.empty(tile, dtype=np.uint8)
     buf = np.empty(2 * cap)
     top = 2 * cap - 1
     k0 = 0  # next free slot of the bottom stack (first quartile's window)
@@ -157,67 +207,65 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     hi0 = win[0, 0, 1]
     lo1 = win[0, 1, 0]
     hi1 = win[0, 1, 1]
-    for a in range(n_max - 2, -1, -1):
-        kern._row_distances(cx, cy, cz, a, n_max, sphere, radius, coefs, nterms, drow)
-        r1 = 0.0
-        r2 = 0.0
-        b0 = 0.0
-        b1 = 0.0
-        for b in range(a + 1, n_max):
-            dd = drow[b]
-            r1 += dd
-            r2 += dd * dd
-            b0 += 1.0 * (dd < lo0)
-            b1 += 1.0 * (dd < lo1)
-            if moments:  # loop-invariant: the compiler splits the loop on it
-                fb = math.floor(min(dd * inv, fnb + (b & (_SPARE - 1))))
-                irow[b] = np.int32(fb)
-                urow[b] = dd - (fb + 0.5) * delta
-        s1 += r1
-        s2 += r2
-        below0 += b0
-        below1 += b1
-        if k1 - k0 < 2 * n_max:
-            overflow = True  # quartiles of the remaining industries: per-sample kernels
-            k0 = 0
-            k1 = top
-        # one store per pair: a distance in the first quartile's window is pushed on the
-        # bottom stack of ``buf``, one in the third's on the top stack (windows are disjoint),
-        # any other is written at the bottom and overwritten
-        for b in range(a + 1, n_max):
-            if moments:
-                kern.add_moments(mom, irow[b], 1.0, urow[b])
-            dd = drow[b]
-            in0 = (dd >= lo0) & (dd <= hi0)
-            in1 = (dd >= lo1) & (dd <= hi1)
-            buf[k1 if in1 else k0] = dd
-            k0 += in0
-            k1 -= in1
-        s = n_max - a
-        while kind < n_ind and sizes[kind] == s:
+    g0 = 1  # establishments 0 .. g0-1 have been paired with each other
+    while kind < n_ind:
+        if sizes[kind] <= g0:  # a size below 2: nothing to read off (stays not ok)
+            kind += 1
+            continue
+        g1 = min(g0 + group, sizes[kind])
+        for c0 in range(0, g0, tile):
+            c1 = min(c0 + tile, g0)
+            for t in range(g0, g1):
+                if k1 - k0 < 2 * tile:
+                    overflow = True  # quartiles of the remaining industries: per-sample kernels
+                    k0 = 0
+                    k1 = top
+                if moments:  # a constant inside: the compiler keeps the loops branch-free
+                    r1, r2, b0, b1, k0, k1 = _visit(
+                        cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
+                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, True)
+                else:
+                    r1, r2, b0, b1, k0, k1 = _visit(
+                        cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
+                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, False)
+                s1 += r1
+                s2 += r2
+                below0 += b0
+                below1 += b1
+        for t in range(g0 + 1, g1):  # the group's own pairs
+            if k1 - k0 < 2 * tile:
+                overflow = True
+                k0 = 0
+                k1 = top
+            r1, r2, b0, b1, k0, k1 = _visit(
+                cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv, fnb,
+                delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments)
+            s1 += r1
+            s2 += r2
+            below0 += b0
+            below1 += b1
+        g0 = g1
+        while kind < n_ind and sizes[kind] == g0:
             out[kind], stats[kind], ok[kind] = _read_off(
-                s, s1, s2, buf[:k0], k0, lo0, hi0, below0, buf[k1 + 1:], top - k1, lo1, hi1,
-                below1, ones,
-                overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h, grid_per_h, trunc_h,
-                moments)
+                g0, s1, s2, buf[:k0], k0, lo0, hi0, below0, buf[k1 + 1:], top - k1, lo1, hi1,
+                below1, ones, overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h,
+                grid_per_h, trunc_h, moments)
             kind += 1
             if kind < n_ind and not overflow:
-                k0, c0 = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
-                k1, c1 = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
-                below0 += c0
-                below1 += c1
+                k0, c0_ = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
+                k1, c1_ = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
+                below0 += c0_
+                below1 += c1_
                 lo0 = win[kind, 0, 0]
                 hi0 = win[kind, 0, 1]
                 lo1 = win[kind, 1, 0]
                 hi1 = win[kind, 1, 1]
-        if kind >= n_ind:
-            break
     return out, stats, ok
 
 
 @numba.njit(cache=True, parallel=True)
 def nested_block(draws, coords, sphere, radius, sizes, win, delta, nb, rs, rule_factor,
-                 fixed_h, grid_per_h, trunc_h, cap, moments):
+                 fixed_h, grid_per_h, trunc_h, cap, moments, coefs, nterms):
     """:func:`nested_sample` for many ordered draws (rows of ``draws``), in parallel."""
     nd = draws.shape[0]
     ones = np.ones(2 * cap)  # the two windows share a buffer of 2 · cap
@@ -227,7 +275,7 @@ def nested_block(draws, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     for p in numba.prange(nd):
         o, st, fine = nested_sample(draws[p], coords, sphere, radius, sizes, win, delta, nb, rs,
                                     rule_factor, fixed_h, grid_per_h, trunc_h, cap, moments,
-                                    ones)
+                                    ones, coefs, nterms, _TILE, _GROUP)
         out[p] = o
         stats[p] = st
         ok[p] = fine

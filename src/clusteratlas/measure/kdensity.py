@@ -391,9 +391,10 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     # allowed, a smaller buffer (draws that overflow it go to the per-sample kernels)
     cap = min(knest.buffer_cap(wide, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
     pilots = loc[np.stack([rng.choice(n_all, n_max, replace=False) for _ in range(_PILOT)])]
+    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
     _, st, ok = knest.nested_block(pilots, coords, sphere, EARTH_RADIUS_KM, sizes, wide, 1.0, 1,
                                    evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H,
-                                   cap, False)
+                                   cap, False, coefs, nterms)
     miss = np.argwhere(~ok)  # quartile outside its wide window: the general path
     if len(miss):
         st[miss[:, 0], miss[:, 1]] = _prefixes(pilots, sizes, miss, coords, sphere, evals,
@@ -422,7 +423,7 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
                               for _ in range(stop - start)])]
         out, _, ok = knest.nested_block(draws, coords, sphere, EARTH_RADIUS_KM, sizes, win, delta,
                                         nb, evals, rule_factor, fixed_h, kern.GRID_PER_H,
-                                        kern.TRUNC_H, cap, True)
+                                        kern.TRUNC_H, cap, True, coefs, nterms)
         miss = np.argwhere(~ok)
         if len(miss):
             out[miss[:, 0], miss[:, 1]] = _prefixes(draws, sizes, miss, coords, sphere, evals,
