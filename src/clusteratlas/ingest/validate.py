@@ -364,7 +364,7 @@ class _Plan:
         return (f"CAST(CASE WHEN {MALFORMED} IS NOT NULL THEN json_object('_line', {MALFORMED}) "
                 f"ELSE {obj} END AS VARCHAR)")
 
-    def fast_sql(self, raw: str, underscores: bool = True) -> str:
+    def fast_sql(self, raw: str, underscores: bool = True, file: bool = False) -> str:
         """SQL of the first pass over the ``FROM`` item ``raw``: the columns of :meth:`parse_sql`,
         filled in only for the rows that pass every check as they are (status ``accepted``).
 
@@ -379,6 +379,12 @@ class _Plan:
         text), so they are left as they are. ``underscores=False`` leaves out the test for the
         digit separator ``_`` (which DuckDB's cast accepts and the rules do not): for a source
         known to hold no ``_``, or one that :meth:`underscore_sql` checks afterwards.
+
+        Columns that are missing in every row at this stage are left out (each would cost as
+        much to write as a column of values): ``reason`` and ``detail``, canonical columns
+        with no source column, and, for a file (``file=True``: records are numbered and the
+        unsplittable ones added later), ``_row`` and ``_malformed``. :meth:`add_left_out`
+        adds them to the table afterwards, which costs nothing per row.
         """
         spec = self.spec
         index = {c: i for i, c in enumerate(self.columns)}
@@ -441,19 +447,27 @@ class _Plan:
         fast = "CASE " + " ".join(f"WHEN {x} THEN false" for x in fails) + " ELSE true END"
         # every row gets the values its source text has as it is: right for a clean row, and
         # for most values of the others (slow_sql writes back only what the full rules change)
-        values = ", ".join(f"{e} AS {_q(c)}" for c, e in typed)
+        values = ", ".join(f"{e} AS {_q(c)}" for c, e in typed if c in self.src)
         # the key's hash lets the duplicate check group one integer column (see _duplicates)
         exprs = dict(typed)
         values += f", hash({', '.join(exprs[k] for k in spec.key)}) AS {KEY_HASH}"
+        numbers = "" if file else f"{ROW}, {MALFORMED}, "
         return f"""
         WITH f0 AS (SELECT {ROW}, {MALFORMED}{source} FROM {raw}),
         f1 AS (SELECT *{"".join(", " + x for x in casts + ends)} FROM f0),
         f2 AS (SELECT *, {fast} AS _fast FROM f1)
-        SELECT {ROW}, {MALFORMED}, {values}, {", ".join(kept)},
-          CASE WHEN _fast THEN 'accepted' END AS status, NULL::VARCHAR AS reason,
-          NULL::VARCHAR AS detail
+        SELECT {numbers}{values}, {", ".join([*kept, ""])}
+          CASE WHEN _fast THEN 'accepted' END AS status
         FROM f2
         """
+
+    def add_left_out(self, con: duckdb.DuckDBPyConnection, parsed: str, file: bool = False) -> None:
+        """Add the columns :meth:`fast_sql` left out to the table it filled, all missing."""
+        cols = [(ROW, "BIGINT"), (MALFORMED, "VARCHAR")] if file else []
+        cols += [(c.name, _DUCK[c.dtype]) for c in self.spec.columns if c.name not in self.src]
+        cols += [("reason", "VARCHAR"), ("detail", "VARCHAR")]
+        for name, dtype in cols:
+            con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(name)} {dtype}")
 
     def underscore_sql(self, parsed: str) -> str:
         """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
@@ -475,36 +489,49 @@ class _Plan:
         return (f"UPDATE {parsed} SET status = NULL{''.join(', ' + t for t in text)} "
                 f"WHERE status = 'accepted' AND ({' OR '.join(numeric)})")
 
+    def _was(self) -> str:
+        """Prefix of the columns that carry a row's first-pass values beside its source text
+        (see :meth:`slow_sql`); no source column's name starts with it."""
+        prefix = "_was_"
+        while any(c.startswith(prefix) for c in self.columns):
+            prefix += "_"
+        return prefix
+
     def slow_sql(self, parsed: str, slow: str) -> list[str]:
         """Statements giving the rows that :meth:`fast_sql` left open their values, status,
-        reason and detail by the full rules of :meth:`parse_sql` (parsed apart, then written
-        back by position: an UPDATE keeps every row where it is)."""
-        source = ", ".join(f"_o{i} AS {_q(c)}" for i, c in enumerate(self.columns))
-        out = [
+        reason and detail by the full rules of :meth:`parse_sql`, apart (:meth:`write_back`
+        writes them back by position: an UPDATE keeps every row where it is)."""
+        source = "".join(f", _o{i} AS {_q(c)}" for i, c in enumerate(self.columns))
+        # the first pass's values come along, so that write_back can tell which columns the
+        # full rules changed without another pass over the whole table
+        was = self._was()
+        values = "".join(f", {_q(c)} AS {_q(was + c)}" for c in (*self.spec.names, KEY_HASH))
+        return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
             f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT rowid AS {ROW}, {MALFORMED}"
-            f"{', ' if source else ''}{source} FROM {parsed} WHERE status IS NULL",
+            f"{source}{values} FROM {parsed} WHERE status IS NULL",
             f"CREATE OR REPLACE TEMP TABLE {slow} AS {self.parse_sql(f'{slow}_raw')}",
-            f"UPDATE {parsed} AS p SET status = s.status, reason = s.reason, detail = s.detail "
-            f"FROM {slow} s WHERE p.rowid = s.{ROW}",
         ]
-        return out
 
     def write_back(self, con: duckdb.DuckDBPyConnection, parsed: str, slow: str) -> None:
-        """Write the values the full rules changed back into ``parsed``: updates cost per value
-        written, so only the columns that changed anywhere, only where they changed, and only
-        for rows that are kept."""
+        """Write the full rules' verdicts on the rows :meth:`slow_sql` parsed back into
+        ``parsed``, in one UPDATE: status, reason and detail, and the values they changed
+        (updates cost per value written: only the columns that changed anywhere, and only
+        where they changed for rows that are kept)."""
         names = (*self.spec.names, KEY_HASH)
-        kept = f"FROM {slow} s JOIN {parsed} p ON p.rowid = s.{ROW} WHERE s.status <> 'quarantined'"
+        was = self._was()
         counts = con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE p.{_q(c)} IS DISTINCT FROM s.{_q(c)})"
-                                  for c in names) + f" {kept}").fetchall()[0]
-        for c, n in zip(names, counts, strict=True):
-            if n:
-                con.execute(f"UPDATE {parsed} AS p SET {_q(c)} = s.{_q(c)} FROM {slow} s "
-                            f"WHERE p.rowid = s.{ROW} AND s.status <> 'quarantined' "
-                            f"AND p.{_q(c)} IS DISTINCT FROM s.{_q(c)}")
+            "SELECT " + ", ".join(
+                f"count(*) FILTER (WHERE r.{_q(was + c)} IS DISTINCT FROM s.{_q(c)})" for c in names)
+            + f" FROM {slow} s JOIN {slow}_raw r ON r.{ROW} = s.{ROW} "
+            f"WHERE s.status <> 'quarantined'").fetchall()[0]
+        changed = "".join(
+            f", {_q(c)} = CASE WHEN s.status <> 'quarantined' AND p.{_q(c)} IS DISTINCT FROM "
+            f"s.{_q(c)} THEN s.{_q(c)} ELSE p.{_q(c)} END"
+            for c, n in zip(names, counts, strict=True) if n)
+        con.execute(f"UPDATE {parsed} AS p SET status = s.status, reason = s.reason, "
+                    f"detail = s.detail{changed} FROM {slow} s WHERE p.rowid = s.{ROW}")
 
     def parse_sql(self, raw: str) -> str:
         """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
@@ -637,10 +664,13 @@ def run_validation(
     source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
     plan = _Plan(spec, colmap, source_cols)
     parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
+    # whether the rows of parsed lie in the order of their numbers (then the ledger needs no sort)
+    in_order = False
     if source is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw)}")
+        plan.add_left_out(con, parsed)
     else:
-        _parse_file(con, plan, raw, parsed, source, underscores is None)
+        in_order = _parse_file(con, plan, raw, parsed, source, underscores is None)
         if underscores is not None and underscores() and (fix := plan.underscore_sql(parsed)):
             con.execute(fix)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
@@ -682,7 +712,7 @@ def run_validation(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
         SELECT {_rownum()} AS "row", status, reason, detail, {plan.original_sql()} AS original
-        FROM {parsed} WHERE status <> 'accepted' ORDER BY 1"""
+        FROM {parsed} WHERE status <> 'accepted'{"" if in_order else " ORDER BY 1"}"""
     )
     rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
     counts = con.sql(
@@ -701,21 +731,24 @@ def run_validation(
 
 
 def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: str,
-                source: RawSource, underscores: bool = True) -> None:
+                source: RawSource, underscores: bool = True) -> bool:
     """Validate a delimited file's records as DuckDB reads them (no table of raw text), then
-    number them by position and add the records that could not be split."""
+    number them by position and add the records that could not be split (after the others).
+    True when there were none, so the rows lie in the order of their numbers."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw, underscores)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS "
+                    f"{plan.fast_sql(raw, underscores, file=True)}")
     except duckdb.Error as exc:
         lines = str(exc).strip().splitlines()
         raise InputError(f"{source.info.path.name}: cannot read as a delimited table: "
                          f"{lines[0] if lines else type(exc).__name__}") from None
+    plan.add_left_out(con, parsed, file=True)
     n_ok = int(scalar(con, f"SELECT count(*) FROM {parsed}"))  # type: ignore[call-overload]
     rej = source.rejected(con, n_ok)
     # the table keeps the records in file order, so a record's number is its position plus the
     # rejected records before it
     if not scalar(con, f"SELECT count(*) FROM {rej}"):
-        return  # numbered by position where needed (_rownum)
+        return True  # numbered by position where needed (_rownum)
     con.execute(
         f"""UPDATE {parsed} AS p SET {ROW} = n.r
         FROM (SELECT g.rowid AS rid, g.rowid + 1 + coalesce(a.k, 0) AS r FROM {parsed} g
@@ -728,6 +761,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
           'record could not be split into the header''s fields: ' || left(csv_line, 200)
         FROM {rej}"""
     )
+    return False
 
 
 def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, parsed: str,
