@@ -121,6 +121,21 @@ def test_exact_duplicate_after_normalisation() -> None:
     assert result.ledger.set_index("row").loc[2, "reason"] == "exact_duplicate"
 
 
+def test_duplicates_among_rows_parsed_by_either_pass() -> None:
+    # the first pass accepts rows as they are; padded ids, thousands separators and bad numbers
+    # go through the full rules: duplicates are found across both kinds of rows
+    result = validate(frame(
+        {"est_id": "A"}, {"est_id": " A"},                      # first pass + full rules, exact
+        {"est_id": " B ", "output": "1,000"}, {"est_id": "B", "output": "1,000"},  # both full
+        {"est_id": "C", "employment": "x"}, {"est_id": "C"},   # one quarantined first: no dup
+        {"est_id": "D"}, {"est_id": "D", "employment": "7"},   # first pass, conflicting
+    ))
+    by_row = result.ledger.set_index("row")["reason"].to_dict()
+    assert by_row == {2: "exact_duplicate", 3: "thousands_separator", 4: "exact_duplicate",
+                      5: "unparsable_number", 7: "duplicate_conflict", 8: "duplicate_conflict"}
+    assert result.clean["est_id"].tolist() == ["A", "B", "C"]
+
+
 def test_conflicting_duplicates_are_all_quarantined() -> None:
     result = validate(frame({"est_id": "A", "employment": "5"}, {"est_id": "A", "employment": "6"},
                             {"est_id": "A", "year": "2021"}))

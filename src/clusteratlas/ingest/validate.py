@@ -40,9 +40,11 @@ every row with them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from clusteratlas import schema
@@ -673,6 +675,7 @@ def run_validation(
         in_order = _parse_file(con, plan, raw, parsed, source, underscores is None)
         if underscores is not None and underscores() and (fix := plan.underscore_sql(parsed)):
             con.execute(fix)
+    candidates = _KeyCandidates(con, parsed)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
         con.execute(stmt)
     plan.write_back(con, parsed, f"{prefix}_slow")
@@ -695,7 +698,11 @@ def run_validation(
         _swaps_near_the_seat(con, parsed, regions, prefix)
     if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
         _apply_locate(con, parsed, locate, plan, prefix)
-    _duplicates(con, spec, parsed, dups, existing() if callable(existing) else existing)
+    cands = candidates.register(con, f"{prefix}_slow", f"{prefix}_key_candidates")
+    try:
+        _duplicates(con, spec, parsed, dups, existing() if callable(existing) else existing, cands)
+    finally:
+        con.unregister(cands)
     # Duplicates found after parsing are marked in place (an UPDATE keeps every row where it is),
     # so that the clean rows come out in input order with a plain filter, no sort.
     con.execute(
@@ -809,8 +816,42 @@ def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, parsed: str,
         con.unregister(f"{prefix}_seats_df")
 
 
+class _KeyCandidates:
+    """The key hashes that two or more kept rows may share, for :func:`_duplicates`.
+
+    Grouping the hashes of millions of rows is most of the duplicate check's cost, and it can
+    start before the rows the first pass left open are parsed: the first-pass hashes of the
+    accepted rows are sorted in a thread (NumPy releases the GIL) while DuckDB parses the
+    others. The candidates are then the hashes repeated among those rows, plus the hashes of
+    the kept open rows that meet one of them or each other. A row kept at the end is one of
+    these (later steps only quarantine rows, and change no key), so every hash shared by kept
+    rows is a candidate; a candidate shared by fewer is harmless (it only adds a group of one).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, parsed: str) -> None:
+        hashes = con.execute(
+            f"SELECT {KEY_HASH} FROM {parsed} WHERE status = 'accepted'").fetchnumpy()[KEY_HASH]
+        pool = ThreadPoolExecutor(max_workers=1)
+        self._sorted: Future[np.ndarray] = pool.submit(np.sort, np.asarray(hashes, dtype=np.uint64))
+        pool.shutdown(wait=False)  # its thread ends with the sort
+
+    def register(self, con: duckdb.DuckDBPyConnection, slow: str, name: str) -> str:
+        """Register the candidates as relation ``name`` (column ``_key_hash``); ``slow`` holds
+        the open rows' verdicts and hashes."""
+        fast = self._sorted.result()
+        opened = con.execute(f"SELECT {KEY_HASH} FROM {slow} WHERE status <> 'quarantined'"
+                             ).fetchnumpy()[KEY_HASH]
+        opened = np.sort(np.asarray(opened, dtype=np.uint64))
+        parts = [fast[1:][fast[1:] == fast[:-1]], opened[1:][opened[1:] == opened[:-1]]]
+        if len(fast) and len(opened):
+            at = np.minimum(np.searchsorted(fast, opened), len(fast) - 1)
+            parts.append(opened[fast[at] == opened])
+        con.register(name, pd.DataFrame({KEY_HASH: np.unique(np.concatenate(parts))}))
+        return name
+
+
 def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str, dups: str,
-                existing: str | None) -> None:
+                existing: str | None, candidates: str) -> None:
     key = ", ".join(_q(k) for k in spec.key)
     allc = ", ".join(_q(c) for c in spec.names)
     key_text = " || ', ' || ".join(f"'{k}=' || CAST(e.{_q(k)} AS VARCHAR)" for k in spec.key)
@@ -819,9 +860,8 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
         f"THEN '{c}' END" for c in spec.names if c not in spec.key) + ")"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
-        WITH k AS (SELECT {KEY_HASH} FROM {parsed} WHERE status <> 'quarantined'
-                   GROUP BY ALL HAVING count(*) > 1),
-        d AS (SELECT {_rownum("p")} AS {ROW}, {allc} FROM {parsed} p SEMI JOIN k USING ({KEY_HASH})
+        WITH d AS (SELECT {_rownum("p")} AS {ROW}, {allc} FROM {parsed} p
+              SEMI JOIN {candidates} k USING ({KEY_HASH})
               WHERE p.status <> 'quarantined'),
         e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
                  min({ROW}) OVER (PARTITION BY {allc}) AS first_row FROM d),
