@@ -122,7 +122,9 @@ def test_kdensity_shared_draws_give_the_same_findings(monkeypatch: pytest.Monkey
         assert np.all(np.abs(s_sh.mean(axis=0) - s_al.mean(axis=0)) <= 5 * se + 1e-12)
 
 
-def test_prefixes_that_miss_their_windows_are_redone(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("single_pass_serves", [True, False])
+def test_prefixes_that_miss_their_windows_are_redone(monkeypatch: pytest.MonkeyPatch,
+                                                     single_pass_serves: bool) -> None:
     import clusteratlas.measure.kdensity as kd
 
     rng = np.random.default_rng(3)
@@ -136,7 +138,15 @@ def test_prefixes_that_miss_their_windows_are_redone(monkeypatch: pytest.MonkeyP
     good = kdensity(df, ["a", "b"], **kw)
     # windows far below every quartile: each prefix misses and goes to the per-sample kernels
     monkeypatch.setattr(kd, "_single_pass_windows",
-                        lambda st: (np.array([[1e-6, 2e-6], [3e-6, 4e-6]]), 1.0))
+                        lambda st, widen=0.25: (np.array([[1e-6, 2e-6], [3e-6, 4e-6]]), 1.0))
+    if not single_pass_serves:  # nor the tiled single pass: the per-sample kernels
+        single = kd._observed_single_pass
+
+        def refuse(*args: object) -> tuple:
+            out, st, ok = single(*args)
+            return out, st, np.zeros_like(ok)
+
+        monkeypatch.setattr(kd, "_observed_single_pass", refuse)
     redone = kdensity(df, ["a", "b"], **kw)
     note = next(n for n in redone.notes if "shared ordered draws" in n)
     assert "80 of 80 redone" in note
@@ -144,3 +154,53 @@ def test_prefixes_that_miss_their_windows_are_redone(monkeypatch: pytest.MonkeyP
         np.testing.assert_allclose(redone.simulations[name][1], good.simulations[name][1],
                                    rtol=0, atol=2e-7 * good.simulations[name][1].max())
     assert redone.indices.set_index("industry").loc["a", "localised"]
+
+
+@pytest.mark.parametrize("sphere", [False, True])
+def test_observed_single_pass_is_the_fast_estimate(sphere: bool) -> None:
+    from clusteratlas.measure.kdensity import _observed_single_pass
+
+    _, _, coords, loc, _ = _setup(sphere)
+    rng = np.random.default_rng(5)
+    samples = [loc[rng.choice(len(loc), n, replace=False)] for n in (300, 1200, 2999)]
+    samples.append(samples[1].copy())
+    samples[-1][:400] = samples[-1][0]  # many establishments at one site
+    rs = np.linspace(0, 1000 if sphere else 60, 41)
+    out, st, ok = _observed_single_pass(samples, coords, sphere, rs, 0.9, 0.0,
+                                        np.random.default_rng(0))
+    assert ok.all()
+    for k, sample in enumerate(samples):
+        k_gen, h, q25, q75, sd = kern.sample_fast(sample, np.ones(sample.size), coords, sphere,
+                                                  RADIUS, rs, 0.9, 0.0, 5000.0, NO_WIN, -1.0)
+        assert st[k] == pytest.approx([h, q25, q75, sd], rel=1e-11)
+        np.testing.assert_allclose(out[k], k_gen, rtol=0, atol=2e-7 * k_gen.max())
+
+
+def test_observed_industries_by_single_pass_or_kernels_agree(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import clusteratlas.measure.kdensity as kd
+
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(0, 100, (2500, 2))
+    xy[:100] = rng.normal(30, 2, (100, 2))
+    sector = np.array(["z"] * 2500, dtype=object)
+    sector[:300], sector[300:700] = "a", "b"
+    df = pd.DataFrame({"sector": sector, "x": xy[:, 0], "y": xy[:, 1]})
+    kw = dict(industry="sector", x="x", y="y", planar=True, n_sims=20, seed=4)
+    by_kernels = kdensity(df, ["a", "b"], **kw)
+    monkeypatch.setattr(kd, "_OBSERVED_SINGLE_MIN", 3)
+    served = []
+    single = kd._observed_single_pass
+
+    def spy(*args: object) -> tuple:
+        out = single(*args)
+        served.append(out[2])
+        return out
+
+    monkeypatch.setattr(kd, "_observed_single_pass", spy)
+    by_pass = kdensity(df, ["a", "b"], **kw)
+    assert len(served) == 1 and served[0].all()  # both served by the single pass
+    np.testing.assert_allclose(by_pass.table["kd"], by_kernels.table["kd"], rtol=0,
+                               atol=2e-7 * by_kernels.table["kd"].max())
+    pd.testing.assert_series_equal(by_pass.indices["bandwidth"], by_kernels.indices["bandwidth"],
+                                   rtol=1e-11)

@@ -743,9 +743,13 @@ def _select_in_window(vals, mults, nval, lo, hi, start, j0, j1):
     width = (hi - lo) / nsub
     if not width > 0.0:
         width = 1.0
-    sub = np.zeros(nsub + 1)
+    inv_w = 1.0 / width  # the same sub-bin formula in both passes: any rounding is shared
+    sub = np.zeros(nsub + 1)  # pairs (multiplicities) per sub-bin
+    entries = np.zeros(nsub + 1, dtype=np.int64)  # kept values per sub-bin
     for v in range(nval):
-        sub[min(int((vals[v] - lo) / width), nsub)] += mults[v]
+        ib = min(int((vals[v] - lo) * inv_w), nsub)
+        sub[ib] += mults[v]
+        entries[ib] += 1
     # the sub-bins of j0 and j1, and the pairs below the first of them
     js = np.empty(2)
     js[0] = j0
@@ -763,16 +767,12 @@ def _select_in_window(vals, mults, nval, lo, hi, start, j0, j1):
     if bins[0] < 0:
         return out
     last = bins[1] if bins[1] >= 0 else bins[0]
-    cnt = 0
-    for v in range(nval):
-        ib = min(int((vals[v] - lo) / width), nsub)
-        if ib >= bins[0] and ib <= last:
-            cnt += 1
+    cnt = entries[bins[0]:last + 1].sum()
     ds = np.empty(cnt)
     ms = np.empty(cnt)
     k = 0
     for v in range(nval):
-        ib = min(int((vals[v] - lo) / width), nsub)
+        ib = min(int((vals[v] - lo) * inv_w), nsub)
         if ib >= bins[0] and ib <= last:
             ds[k] = vals[v]
             ms[k] = mults[v]

@@ -34,6 +34,7 @@ from clusteratlas.measure import _kdensity_kernels as kern
 _SPARE = 8
 _TILE = 2048  # earlier establishments paired at once (coordinates: 48 kB)
 _GROUP = 64  # establishments paired with each tile
+_TRIM_RATIO = 0.6  # the quartile buffer is trimmed when the windows narrow by this much
 
 
 @numba.njit(cache=True)
@@ -251,15 +252,20 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                 below1, ones, overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h,
                 grid_per_h, trunc_h, moments)
             kind += 1
+            # the buffer keeps the windows it was last trimmed to (they hold the next
+            # industry's) until the next industry's are narrower by _TRIM_RATIO: trimming at
+            # every read-off would scan the buffer once more per industry
             if kind < n_ind and not overflow:
-                k0, c0_ = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
-                k1, c1_ = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
-                below0 += c0_
-                below1 += c1_
-                lo0 = win[kind, 0, 0]
-                hi0 = win[kind, 0, 1]
-                lo1 = win[kind, 1, 0]
-                hi1 = win[kind, 1, 1]
+                if win[kind, 0, 1] - win[kind, 0, 0] < _TRIM_RATIO * (hi0 - lo0):
+                    k0, c0_ = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
+                    below0 += c0_
+                    lo0 = win[kind, 0, 0]
+                    hi0 = win[kind, 0, 1]
+                if win[kind, 1, 1] - win[kind, 1, 0] < _TRIM_RATIO * (hi1 - lo1):
+                    k1, c1_ = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
+                    below1 += c1_
+                    lo1 = win[kind, 1, 0]
+                    hi1 = win[kind, 1, 1]
     return out, stats, ok
 
 
@@ -279,6 +285,28 @@ def nested_block(draws, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         out[p] = o
         stats[p] = st
         ok[p] = fine
+    return out, stats, ok
+
+
+@numba.njit(cache=True, parallel=True)
+def single_block(flat, offsets, coords, sphere, radius, win, delta, nb, rs, rule_factor, fixed_h,
+                 grid_per_h, trunc_h, cap, coefs, nterms):
+    """:func:`nested_sample` for separate samples (``flat[offsets[p]:offsets[p+1]]``, each its
+    own single industry, with its own windows ``win[p]``, grid ``delta[p], nb[p]`` and buffer
+    ``cap[p]``), in parallel: the tiled single pass for the observed industries."""
+    n_s = offsets.shape[0] - 1
+    out = np.full((n_s, rs.shape[0]), np.nan)
+    stats = np.full((n_s, 4), np.nan)
+    ok = np.zeros(n_s, dtype=np.bool_)
+    for p in numba.prange(n_s):
+        draw = flat[offsets[p]:offsets[p + 1]]
+        size = np.full(1, draw.shape[0], dtype=np.int64)
+        o, st, fine = nested_sample(draw, coords, sphere, radius, size, win[p:p + 1], delta[p],
+                                    nb[p], rs, rule_factor, fixed_h, grid_per_h, trunc_h, cap[p],
+                                    True, np.ones(2 * cap[p]), coefs, nterms, _TILE, _GROUP)
+        out[p] = o[0]
+        stats[p] = st[0]
+        ok[p] = fine[0]
     return out, stats, ok
 
 

@@ -104,6 +104,10 @@ _SAMPLE_BLOCK = 5_000_000  # establishment indices held at once for counterfactu
 _PILOT = 16  # counterfactuals that set the single-pass windows
 _NO_WINDOW = np.zeros((2, 2))
 _NESTED_PAIRS = 2_000_000  # random pairs for the economy's quartiles (pilot windows)
+_NESTED_WIDEN = 0.75  # nested windows: the pilots' spread widened by this on each side
+_PILOT_PAIRS = 100_000  # random pairs per pilot prefix (nested counterfactuals)
+_OBSERVED_PAIRS = 1_000_000  # random pairs of an observed industry (its quartile windows)
+_OBSERVED_SINGLE_MIN = 3000  # observed industries this large go to the tiled single pass
 _NESTED_DRAWS = 8  # ordered draws per thread and compiled call
 _NESTED_MEMORY = 2.5e9  # bytes of quartile buffers the nested pass may hold
 
@@ -316,16 +320,17 @@ def _sd_rules(stats: np.ndarray, margin: float = 1.01) -> bool:
     return bool(np.all(np.isfinite(stats)) and np.all((q75 - q25) / 1.34 > margin * sd))
 
 
-def _single_pass_windows(stats: np.ndarray) -> tuple[np.ndarray, float]:
+def _single_pass_windows(stats: np.ndarray, widen: float = 0.25) -> tuple[np.ndarray, float]:
     """Quartile windows and a bandwidth guess for the kernels' single pass, from pilot samples
-    (rows: h, q25, q75, sd): each window spans the pilots' quartiles widened by a quarter of
-    their spread; the guess is 0.9 × the smallest pilot bandwidth. Zeros: the general path."""
+    (rows: h, q25, q75, sd): each window spans the pilots' quartiles widened by ``widen``
+    times their spread on each side; the guess is 0.9 × the smallest pilot bandwidth. Zeros:
+    the general path."""
     h, q25, q75, _sd = stats.T
     if not (np.all(np.isfinite(stats)) and np.all(h > 0)):
         return np.zeros((2, 2)), -1.0
     win = np.empty((2, 2))
     for t, q in enumerate((q25, q75)):
-        pad = 0.25 * (q.max() - q.min()) + 1e-9 * max(abs(q.max()), 1.0)
+        pad = widen * (q.max() - q.min()) + 1e-9 * max(abs(q.max()), 1.0)
         win[t] = (max(q.min() - pad, 0.0), q.max() + pad)
     return win, float(0.9 * h.min())
 
@@ -357,6 +362,60 @@ def _prefixes(draws: np.ndarray, sizes: np.ndarray, which: np.ndarray, coords: n
                            evals, rule_factor, fixed_h, dmax, False)
 
 
+def _observed_single_pass(samples: list[np.ndarray], coords: np.ndarray, sphere: bool,
+                          evals: np.ndarray, rule_factor: float, fixed_h: float,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """K and stats (h, q25, q75, sd) of unweighted samples (location index per establishment)
+    by the tiled single pass of :mod:`clusteratlas.measure._kdensity_nested`, in parallel;
+    ``ok`` is False where a sample needs the per-sample kernels instead.
+
+    Windows around each sample's quartiles come from ``m`` random pairs of it: the quartile
+    ``q_p`` of all ``N`` pairs lies between the random pairs' order statistics at ranks
+    ``m (p ± z √(p(1-p)/m))`` unless the binomial count of random pairs below it is ``z = 7``
+    standard deviations from its mean (probability below 1e-11); then the pass would flag the
+    miss and the sample is redone by the kernels, so the result never depends on the window.
+    The grid is fixed from a lower bound of the bandwidth: the windows bound the IQR from
+    below, and the random pairs' sd (times 0.9) stands in for the sd, checked by the pass."""
+    m = _OBSERVED_PAIRS
+    z = 7.0
+    n_s = len(samples)
+    win = np.zeros((n_s, 2, 2))
+    delta = np.ones(n_s)
+    nb = np.ones(n_s, dtype=np.int64)
+    cap = np.ones(n_s, dtype=np.int64)
+    rmax = float(evals.max())
+    for k, sample in enumerate(samples):
+        n = sample.size
+        d = np.sort(_random_pair_distances(coords, sample, sphere, rng, m))
+        npairs = 0.5 * n * (n - 1.0)
+        share = 0.0
+        for t, p in enumerate((0.25, 0.75)):
+            half = z * np.sqrt(p * (1.0 - p) / m)
+            lo = d[max(int(np.floor(m * (p - half))) - 1, 0)]
+            hi = d[min(int(np.ceil(m * (p + half))), m - 1)]
+            win[k, t] = (lo, hi)
+            share += 2.0 * half
+        if fixed_h > 0.0:
+            h_lo = fixed_h
+        else:
+            iqr_lo = max(win[k, 1, 0] - win[k, 0, 1], 0.0)
+            h_lo = kern._rule_bandwidth(0.9 * float(np.std(d)), iqr_lo, npairs, rule_factor)
+        h_hi = kern._rule_bandwidth(1.1 * float(np.std(d)), float(win[k, 1, 1] - win[k, 0, 0]),
+                                    npairs, rule_factor)
+        if not (h_lo > 0.0 and win[k, 0, 1] < win[k, 1, 0]):
+            win[k] = 0.0  # no usable windows: the kernels decide
+            continue
+        delta[k] = h_lo / kern.GRID_PER_H
+        nb[k] = int((rmax + kern.TRUNC_H * max(h_hi, h_lo)) / delta[k]) + 2
+        cap[k] = int(4.0 * share * npairs) + 4 * n + 1024
+    flat = np.concatenate(samples)
+    offsets = np.concatenate([[0], np.cumsum([x.size for x in samples])]).astype(np.int64)
+    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
+    return knest.single_block(flat, offsets, coords, sphere, EARTH_RADIUS_KM, win, delta, nb,
+                              evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap,
+                              coefs, nterms)
+
+
 def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, loc: np.ndarray,
                             coords: np.ndarray, sphere: bool, evals: np.ndarray,
                             rule_factor: float, fixed_h: float, dmax: float, n_sims: int,
@@ -371,7 +430,7 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     names = [names[i] for i in order]
     sizes = sizes[order]
     n_ind, n_max = len(sizes), int(sizes[-1])
-    # pilot windows around the economy's quartiles, wide enough for a sample of each size
+    # the pair density at the economy's quartiles (the buffer's size)
     d = _random_pair_distances(coords, loc, sphere, rng, _NESTED_PAIRS)
     q25, q75 = np.quantile(d, [0.25, 0.75])
     iqr = q75 - q25
@@ -379,33 +438,30 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
         return {}
     band = 0.05 * iqr
     density = max(np.mean(np.abs(d - q25) < band), np.mean(np.abs(d - q75) < band)) / (2 * band)
-    # (at most 0.45 IQR: the two windows must not overlap)
-    half = np.minimum(4.0 * iqr / np.sqrt(sizes) + 0.01 * iqr, 0.45 * iqr)
-    wide = np.empty((n_ind, 2, 2))
-    for t, q in enumerate((q25, q75)):
-        wide[:, t, 0] = np.maximum(q - half, 0.0)
-        wide[:, t, 1] = q + half
-    wide = knest.nest_windows(wide)
     threads = numba.get_num_threads()
-    # buffer and multiplicities: 2 · cap doubles each, per thread; beyond the memory
-    # allowed, a smaller buffer (draws that overflow it go to the per-sample kernels)
-    cap = min(knest.buffer_cap(wide, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
+    # pilots: how far the quartiles and bandwidth of each industry's prefix vary from draw to
+    # draw, estimated from random pairs of each prefix of _PILOT ordered draws (the pairs'
+    # own sampling error only widens the spread, and so the windows)
     pilots = loc[np.stack([rng.choice(n_all, n_max, replace=False) for _ in range(_PILOT)])]
-    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
-    _, st, ok = knest.nested_block(pilots, coords, sphere, EARTH_RADIUS_KM, sizes, wide, 1.0, 1,
-                                   evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H,
-                                   cap, False, coefs, nterms)
-    miss = np.argwhere(~ok)  # quartile outside its wide window: the general path
-    if len(miss):
-        st[miss[:, 0], miss[:, 1]] = _prefixes(pilots, sizes, miss, coords, sphere, evals,
-                                               rule_factor, fixed_h, dmax)[1]
+    st = np.empty((_PILOT, n_ind, 4))
+    for p in range(_PILOT):
+        for k, n in enumerate(sizes):
+            dp = _random_pair_distances(coords, pilots[p, :n], sphere, rng, _PILOT_PAIRS)
+            a, b = np.quantile(dp, [0.25, 0.75])
+            sd = float(np.std(dp, ddof=1))
+            h = (fixed_h if fixed_h > 0.0 else
+                 kern._rule_bandwidth(sd, b - a, 0.5 * n * (n - 1.0), rule_factor))
+            st[p, k] = (h, a, b, sd)
     h = st[:, :, 0]
     if not np.all(np.isfinite(h)) or not np.all(h > 0):
         return {}
-    if fixed_h > 0.0:
-        win = wide
+    if fixed_h > 0.0:  # no quartiles needed: windows no distance falls in
+        win = np.full((n_ind, 2, 2), -1.0)
     else:
-        win = np.stack([_single_pass_windows(st[:, k, :])[0] for k in range(n_ind)])
+        # wider than the kernels' (a miss costs a whole prefix; a wider window, a little
+        # more buffer)
+        win = np.stack([_single_pass_windows(st[:, k, :], _NESTED_WIDEN)[0]
+                        for k in range(n_ind)])
         win = knest.nest_windows(win)
         if np.any(win[:, 0, 1] >= win[:, 1, 0]):  # quartile windows overlap: not for this pass
             return {}
@@ -414,6 +470,8 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     cap = min(knest.buffer_cap(win, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
     if nb > 1 << 22:
         return {}
+    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
+    aux = rng.spawn(1)[0]  # the redone prefixes' random pairs: the draws never depend on them
     sims = np.empty((n_ind, n_sims, evals.size))
     redone = 0
     block = _NESTED_DRAWS * threads
@@ -426,9 +484,15 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
                                         kern.TRUNC_H, cap, True, coefs, nterms)
         miss = np.argwhere(~ok)
         if len(miss):
-            out[miss[:, 0], miss[:, 1]] = _prefixes(draws, sizes, miss, coords, sphere, evals,
-                                                    rule_factor, fixed_h, dmax)[0]
-            redone += len(miss)
+            # the tiled single pass with each prefix's own windows, then the kernels
+            k_m, _, ok_m = _observed_single_pass([draws[p, :sizes[k]] for p, k in miss], coords,
+                                                 sphere, evals, rule_factor, fixed_h, aux)
+            out[miss[ok_m, 0], miss[ok_m, 1]] = k_m[ok_m]
+            miss = miss[~ok_m]
+            if len(miss):
+                out[miss[:, 0], miss[:, 1]] = _prefixes(draws, sizes, miss, coords, sphere,
+                                                        evals, rule_factor, fixed_h, dmax)[0]
+            redone += int((~ok).sum())
         sims[:, start:stop] = out.transpose(1, 0, 2)
         advance((stop - start) * n_ind)
     notes.append(f"industries {', '.join(names[:10])}{' …' if n_ind > 10 else ''}: counterfactuals "
@@ -627,11 +691,26 @@ def kdensity(
         e_flat = (np.concatenate([w[prepared[i][1]] for i in mix]) if w is not None and len(mix)
                   else np.ones(flat.size))
         offsets = np.concatenate([[0], np.cumsum([prepared[i][1].size for i in mix])])
+        observed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if not exact and w is None:
+            # large industries: the tiled single pass (one pass, coordinates from cache)
+            big = [i for i in mix if prepared[i][1].size >= _OBSERVED_SINGLE_MIN]
+            if big:
+                k_big, st_big, ok_big = _observed_single_pass(
+                    [loc[prepared[i][1]] for i in big], coords, sphere, evals, rule_factor,
+                    fixed_h, np.random.default_rng(1))
+                for t, i in enumerate(big):
+                    if ok_big[t]:
+                        observed[prepared[i][0]] = (k_big[t:t + 1], st_big[t:t + 1])
+            mix = np.array([i for i in mix if prepared[i][0] not in observed], dtype=np.int64)
+            flat = np.concatenate([loc[prepared[i][1]] for i in mix] or [np.zeros(0, np.int64)])
+            e_flat = np.ones(flat.size)
+            offsets = np.concatenate([[0], np.cumsum([prepared[i][1].size for i in mix])])
         obs_all, obs_stats_all = kern.run_ragged(flat, offsets.astype(np.int64), e_flat, coords,
                                                  sphere, EARTH_RADIUS_KM, evals, rule_factor,
                                                  fixed_h, dmax, exact)
-        observed = {prepared[i][0]: (obs_all[t:t + 1], obs_stats_all[t:t + 1])
-                    for t, i in enumerate(mix)}
+        observed.update({prepared[i][0]: (obs_all[t:t + 1], obs_stats_all[t:t + 1])
+                         for t, i in enumerate(mix)})
         bar.advance(task, len(prepared))
         for name, members in prepared:
             bar.update(task, description=f"K-density 核密度 {name}")
