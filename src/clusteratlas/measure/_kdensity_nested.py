@@ -17,9 +17,17 @@ What is read off at a prefix is the fast mode's estimate, as in the per-sample k
 :mod:`clusteratlas.measure._kdensity_kernels`: exact Σd and Σd² (the standard deviation), the
 moment histogram on a grid of width ``δ ≤ h / GRID_PER_H`` shared by all industries, and the
 type-7 quartiles selected exactly from the distances kept inside windows around them (one
-pair of windows per industry, nested, from pilot draws; the buffer is trimmed to the next
-industry's windows at each read-off). A prefix whose quartile falls outside its window, or
-whose bandwidth is too small for the grid, is flagged and redone by the per-sample kernels.
+pair of windows per industry, nested, from the spread of pilot draws' quartiles; the buffer is
+trimmed when the windows have narrowed by 40%, and running counts of the kept distances by
+sub-bin let a read-off gather only the values around each order statistic). A prefix whose
+quartile falls outside its window, or whose bandwidth is too small for the grid, is flagged
+and redone (see :func:`clusteratlas.measure.kdensity._nested_counterfactuals`).
+
+Speed: the pairs are visited in tiles (a group of establishments against a block of earlier
+ones whose coordinates stay in cache) and ``asin`` is a Chebyshev-economised polynomial fixed
+once for the economy's extent; on the ``large`` demo economy's draws (35,093 establishments
+across China) one draw costs about 5 ns per pair on one core, against 17 ns row by row with
+the 32-term Maclaurin series and a full buffer scan at every read-off.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ _SPARE = 8
 _TILE = 2048  # earlier establishments paired at once (coordinates: 48 kB)
 _GROUP = 64  # establishments paired with each tile
 _TRIM_RATIO = 0.6  # the quartile buffer is trimmed when the windows narrow by this much
+_NSUB = 4096  # sub-bins of the running counts of a window's kept distances
 
 
 @numba.njit(cache=True)
@@ -71,9 +80,62 @@ def _trim_top(buf, k1, new_lo, new_hi):
 
 
 @numba.njit(cache=True)
+def _recount(hist, vals, lo, inv_w):
+    """The running count histogram of a window, from its kept values."""
+    nsub = hist.shape[0] - 1
+    hist[:] = 0.0
+    for v in range(vals.shape[0]):
+        hist[min(int((vals[v] - lo) * inv_w), nsub)] += 1.0
+
+
+@numba.njit(cache=True)
+def _select_counted(vals, nval, lo, hi, inv_w, hist, below, j0, j1, ones):
+    """:func:`kern._select_in_window` for values that each stand for one pair and whose
+    sub-bins ``int((v - lo) · inv_w)`` were counted in ``hist`` as they were kept: the running
+    counts give the sub-bins holding the j0-th and j1-th order statistics, so one scan gathers
+    their values (no histogram pass per read-off). If the values gathered are not as many as
+    counted (a value binned differently), :func:`kern._select_in_window` decides."""
+    out = np.full(2, np.nan)
+    if j0 < below:
+        return out
+    nsub = hist.shape[0] - 1
+    c = below
+    b0 = -1
+    b1 = -1
+    base = 0.0
+    for ib in range(nsub + 1):
+        if b0 < 0 and c + hist[ib] > j0:
+            b0 = ib
+            base = c
+        if c + hist[ib] > j1:
+            b1 = ib
+            break
+        c += hist[ib]
+    if b0 < 0 or b1 < 0:
+        return kern._select_in_window(vals, ones, nval, lo, hi, below, j0, j1)
+    want = 0
+    for ib in range(b0, b1 + 1):
+        want += int(hist[ib])
+    ds = np.empty(want)
+    m = 0
+    for v in range(nval):
+        ib = min(int((vals[v] - lo) * inv_w), nsub)
+        if ib >= b0 and ib <= b1:
+            if m < want:
+                ds[m] = vals[v]
+            m += 1
+    if m != want:
+        return kern._select_in_window(vals, ones, nval, lo, hi, below, j0, j1)
+    ds.sort()
+    out[0] = ds[int(j0 - base)]
+    out[1] = ds[int(j1 - base)]
+    return out
+
+
+@numba.njit(cache=True)
 def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1, ones,
               overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h, grid_per_h, trunc_h,
-              moments):
+              moments, hist0, iw0, hist1, iw1):
     """K, stats (h, q25, q75, sd) and success of the prefix of ``s`` establishments."""
     out = np.full(rs.shape[0], np.nan)
     stats = np.full(4, np.nan)
@@ -91,8 +153,8 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
     # not tested for NaN: the caller's fastmath may assume there are none)
     inside = (below0 <= k25 and below0 + k0 > j25 and below1 <= k75 and below1 + k1 > j75)
     if fixed_h <= 0.0 and not overflow and inside:
-        v = kern._select_in_window(buf0, ones, k0, lo0, hi0, below0, k25, j25)
-        w = kern._select_in_window(buf1, ones, k1, lo1, hi1, below1, k75, j75)
+        v = _select_counted(buf0, k0, lo0, hi0, iw0, hist0, below0, k25, j25, ones)
+        w = _select_counted(buf1, k1, lo1, hi1, iw1, hist1, below1, k75, j75, ones)
         q25 = v[0] + f25 * (v[1] - v[0])
         q75 = w[0] + f75 * (w[1] - w[0])
         stats[1] = q25
@@ -112,7 +174,7 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
 
 @numba.njit(cache=True, fastmath=True, inline="always")
 def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv,
-           fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments):
+           fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments, hist0, iw0, hist1, iw1):
     """Pairs of establishment ``t`` with establishments ``lo .. hi-1``: their Σd, Σd², counts
     below the two windows, moments, and the distances inside the windows pushed on the two
     stacks of ``buf``. Returns (Σd, Σd², below first, below second, k0, k1)."""
@@ -143,12 +205,15 @@ def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, uro
             kern.add_moments(mom, irow[j], 1.0, urow[j])
         f = wf[j]
         if f:
+            dd = drow[j]
             if f == 1:
-                buf[k0] = drow[j]
+                buf[k0] = dd
                 k0 += 1
+                hist0[min(int((dd - lo0) * iw0), _NSUB)] += 1.0
             else:
-                buf[k1] = drow[j]
+                buf[k1] = dd
                 k1 -= 1
+                hist1[min(int((dd - lo1) * iw1), _NSUB)] += 1.0
     return r1, r2, b0, b1, k0, k1
 
 
@@ -208,6 +273,11 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     hi0 = win[0, 0, 1]
     lo1 = win[0, 1, 0]
     hi1 = win[0, 1, 1]
+    # running counts of the kept distances by sub-bin of their window (see _select_counted)
+    hist0 = np.zeros(_NSUB + 1)
+    hist1 = np.zeros(_NSUB + 1)
+    iw0 = _NSUB / (hi0 - lo0) if hi0 > lo0 else 0.0
+    iw1 = _NSUB / (hi1 - lo1) if hi1 > lo1 else 0.0
     g0 = 1  # establishments 0 .. g0-1 have been paired with each other
     while kind < n_ind:
         if sizes[kind] <= g0:  # a size below 2: nothing to read off (stays not ok)
@@ -221,14 +291,18 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                     overflow = True  # quartiles of the remaining industries: per-sample kernels
                     k0 = 0
                     k1 = top
+                    hist0[:] = 0.0
+                    hist1[:] = 0.0
                 if moments:  # a constant inside: the compiler keeps the loops branch-free
                     r1, r2, b0, b1, k0, k1 = _visit(
                         cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
-                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, True)
+                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, True, hist0,
+                        iw0, hist1, iw1)
                 else:
                     r1, r2, b0, b1, k0, k1 = _visit(
                         cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
-                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, False)
+                        wf, inv, fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, False, hist0,
+                        iw0, hist1, iw1)
                 s1 += r1
                 s2 += r2
                 below0 += b0
@@ -238,9 +312,11 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                 overflow = True
                 k0 = 0
                 k1 = top
+                hist0[:] = 0.0
+                hist1[:] = 0.0
             r1, r2, b0, b1, k0, k1 = _visit(
-                cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv, fnb,
-                delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments)
+                cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv,
+                fnb, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments, hist0, iw0, hist1, iw1)
             s1 += r1
             s2 += r2
             below0 += b0
@@ -250,7 +326,7 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
             out[kind], stats[kind], ok[kind] = _read_off(
                 g0, s1, s2, buf[:k0], k0, lo0, hi0, below0, buf[k1 + 1:], top - k1, lo1, hi1,
                 below1, ones, overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h,
-                grid_per_h, trunc_h, moments)
+                grid_per_h, trunc_h, moments, hist0, iw0, hist1, iw1)
             kind += 1
             # the buffer keeps the windows it was last trimmed to (they hold the next
             # industry's) until the next industry's are narrower by _TRIM_RATIO: trimming at
@@ -261,11 +337,15 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                     below0 += c0_
                     lo0 = win[kind, 0, 0]
                     hi0 = win[kind, 0, 1]
+                    iw0 = _NSUB / (hi0 - lo0) if hi0 > lo0 else 0.0
+                    _recount(hist0, buf[:k0], lo0, iw0)
                 if win[kind, 1, 1] - win[kind, 1, 0] < _TRIM_RATIO * (hi1 - lo1):
                     k1, c1_ = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
                     below1 += c1_
                     lo1 = win[kind, 1, 0]
                     hi1 = win[kind, 1, 1]
+                    iw1 = _NSUB / (hi1 - lo1) if hi1 > lo1 else 0.0
+                    _recount(hist1, buf[k1 + 1:], lo1, iw1)
     return out, stats, ok
 
 
