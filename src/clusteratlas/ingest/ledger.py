@@ -23,9 +23,16 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "load_id", "table_name", "source", "row", "status", "reason", "detail", "original",
 )
 
-LEDGER_DDL = """CREATE TABLE IF NOT EXISTS ledger (
+# ``detail`` and ``original`` are long, nearly all distinct texts (the JSON of a row's values):
+# ZSTD writes them in less time than DuckDB's default dictionary/FSST analysis, at half the size
+# (the 110k ledger lines of the 5M-row bench file: 0.15 vs 0.20 CPU s, 6 vs 11.5 MiB).
+# LEDGER_DDL_PLAIN is for a DuckDB without ZSTD for text (before 1.2).
+LEDGER_DDL_PLAIN = """CREATE TABLE IF NOT EXISTS ledger (
     load_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, source VARCHAR, "row" BIGINT,
     status VARCHAR NOT NULL, reason VARCHAR, detail VARCHAR, original VARCHAR)"""
+LEDGER_DDL = LEDGER_DDL_PLAIN.replace(
+    "detail VARCHAR, original VARCHAR",
+    "detail VARCHAR USING COMPRESSION zstd, original VARCHAR USING COMPRESSION zstd")
 
 LOADS_DDL = """CREATE TABLE IF NOT EXISTS loads (
     load_id VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, source VARCHAR, sha256 VARCHAR,

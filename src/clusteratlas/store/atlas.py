@@ -28,7 +28,13 @@ import pandas as pd
 
 from clusteratlas import schema
 from clusteratlas.errors import ClusterAtlasError, InputError, StoreError
-from clusteratlas.ingest.ledger import LEDGER_COLUMNS, LEDGER_DDL, LOADS_DDL, StatusCounts
+from clusteratlas.ingest.ledger import (
+    LEDGER_COLUMNS,
+    LEDGER_DDL,
+    LEDGER_DDL_PLAIN,
+    LOADS_DDL,
+    StatusCounts,
+)
 from clusteratlas.ingest.readers import (
     DELIMITED,
     MALFORMED,
@@ -211,7 +217,10 @@ class Atlas:
             except duckdb.Error:
                 # a DuckDB without ZSTD for text (before 1.2) uses its default compression
                 con.execute(table_ddl(spec, compression=False))
-        con.execute(LEDGER_DDL)
+        try:
+            con.execute(LEDGER_DDL)
+        except duckdb.Error:
+            con.execute(LEDGER_DDL_PLAIN)
         con.execute(LOADS_DDL)
 
     # -- loading --------------------------------------------------------------------------------
