@@ -472,20 +472,20 @@ def asin_economised(coords: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc12(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
-    for b in range(lo, hi):
+def _row_arc12(xa, ya, za, cx, cy, cz, two_r, c, out):
+    for b in range(cx.shape[0]):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
         x2 = 0.25 * (dx * dx + dy * dy + dz * dz)
         p = (((((((((((c[11] * x2 + c[10]) * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6])
                    * x2 + c[5]) * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-        out[b - lo] = two_r * p * math.sqrt(x2)
+        out[b] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc16(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
-    for b in range(lo, hi):
+def _row_arc16(xa, ya, za, cx, cy, cz, two_r, c, out):
+    for b in range(cx.shape[0]):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
@@ -494,12 +494,12 @@ def _row_arc16(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
              * x2 + c[9])
         p = (((((((((p * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5]) * x2 + c[4]) * x2
                  + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-        out[b - lo] = two_r * p * math.sqrt(x2)
+        out[b] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc20(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
-    for b in range(lo, hi):
+def _row_arc20(xa, ya, za, cx, cy, cz, two_r, c, out):
+    for b in range(cx.shape[0]):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
@@ -508,12 +508,12 @@ def _row_arc20(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
                  * x2 + c[13]) * x2 + c[12]) * x2 + c[11]) * x2 + c[10])
         p = ((((((((((p * x2 + c[9]) * x2 + c[8]) * x2 + c[7]) * x2 + c[6]) * x2 + c[5])
                    * x2 + c[4]) * x2 + c[3]) * x2 + c[2]) * x2 + c[1]) * x2 + c[0])
-        out[b - lo] = two_r * p * math.sqrt(x2)
+        out[b] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
-def _row_arc32(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
-    for b in range(lo, hi):
+def _row_arc32(xa, ya, za, cx, cy, cz, two_r, c, out):
+    for b in range(cx.shape[0]):
         dx = cx[b] - xa
         dy = cy[b] - ya
         dz = cz[b] - za
@@ -549,7 +549,7 @@ def _row_arc32(xa, ya, za, cx, cy, cz, lo, hi, two_r, c, out):
         p = p * x2 + c[2]
         p = p * x2 + c[1]
         p = p * x2 + c[0]
-        out[b - lo] = two_r * p * math.sqrt(x2)
+        out[b] = two_r * p * math.sqrt(x2)
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -567,24 +567,30 @@ def row_distances_to(xa, ya, za, cx, cy, cz, lo, hi, sphere, radius, coefs, nter
     half chord ``x`` is the Horner sum of a polynomial in ``x²`` (12, 20 or 32 terms, whichever
     ``nterms`` — from :func:`asin_series` over the sample's extent — allows: truncation below
     1e-17 relative) instead of one libm call per pair; wider samples call ``math.asin``."""
+    # slices indexed from 0: an index the compiler knows is not negative needs no wraparound
+    # select, which would keep these loops from vectorising (2.5-3.8 ns against 0.9 ns per
+    # pair, measured)
+    xs = cx[lo:hi]
+    ys = cy[lo:hi]
     if not sphere:
-        for b in range(lo, hi):
-            dx = cx[b] - xa
-            dy = cy[b] - ya
-            out[b - lo] = math.sqrt(dx * dx + dy * dy)
+        for b in range(xs.shape[0]):
+            dx = xs[b] - xa
+            dy = ys[b] - ya
+            out[b] = math.sqrt(dx * dx + dy * dy)
         return
+    zs = cz[lo:hi]
     two_r = 2.0 * radius
     if nterms <= ASIN_TERMS[0]:
-        _row_arc12(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
+        _row_arc12(xa, ya, za, xs, ys, zs, two_r, coefs, out)
     elif nterms <= 16:  # economised polynomials only (asin_economised)
-        _row_arc16(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
+        _row_arc16(xa, ya, za, xs, ys, zs, two_r, coefs, out)
     elif nterms <= ASIN_TERMS[1]:
-        _row_arc20(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
+        _row_arc20(xa, ya, za, xs, ys, zs, two_r, coefs, out)
     elif nterms <= ASIN_TERMS[2]:
-        _row_arc32(xa, ya, za, cx, cy, cz, lo, hi, two_r, coefs, out)
+        _row_arc32(xa, ya, za, xs, ys, zs, two_r, coefs, out)
     else:
-        for b in range(lo, hi):
-            out[b - lo] = chord_gc_km_nb(xa, ya, za, cx[b], cy[b], cz[b], radius)
+        for b in range(xs.shape[0]):
+            out[b] = chord_gc_km_nb(xa, ya, za, xs[b], ys[b], zs[b], radius)
 
 
 @numba.njit(cache=True, fastmath=True)
