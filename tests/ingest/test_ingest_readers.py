@@ -274,3 +274,18 @@ def test_the_utf8_copy_goes_to_memory_when_there_is_room_else_to_the_temp_folder
     with readers.utf8_copy(path, "gb18030") as utf8:
         assert utf8.parent != tmp_path and utf8.read_text("utf-8") == TEXT
     assert not utf8.exists()
+
+
+@pytest.mark.parametrize(("extra", "expected"), [("", False), ("E9,1_000,2022,C1,1,1,1\n", True)])
+def test_the_gb18030_copy_tells_whether_its_text_has_an_underscore(
+        tmp_path: Path, monkeypatch, extra: str, expected: bool) -> None:
+    # 乢 is 0x81 0x5F in GB18030: the source's bytes hold "_" where the text has none
+    text = HEADER_ZH + "".join(f"E{i},乢华新,2022,C3971,120,120.61,31.30\n" for i in range(3000)) + extra
+    path = tmp_path / "gb.csv"
+    path.write_bytes(text.encode("gb18030"))
+    assert b"_" in path.read_bytes()
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 1 << 12)  # many chunks
+    found: dict[str, bool] = {}
+    with readers.utf8_copy(path, "gb18030", found=found) as utf8:
+        assert utf8.read_text("utf-8") == text
+    assert found == {"underscore": expected}

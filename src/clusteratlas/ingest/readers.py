@@ -257,7 +257,8 @@ def _gb18030_to_utf8(src: np.ndarray, two: np.ndarray, four: np.ndarray,
     return j, -1
 
 
-def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None) -> bool:
+def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
+                           found: dict[str, bool] | None = None) -> bool:
     """Transcode GB18030 ``path`` into ``dst`` with the compiled kernel, in line-aligned chunks
     (0x0A never occurs inside a GB18030 character), each cut in two halves decoded by two
     threads (the kernel releases the GIL). False, with ``dst`` to be discarded, at the first
@@ -266,19 +267,24 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None)
     Reading and writing overlap the decoding (both release the GIL too): while a chunk is
     decoded, the next one is read into a second buffer and the previous one's text written
     from a second pair of output buffers (serially, the two took half the time of a copy).
+    ``found["underscore"]`` tells whether the text has a ``_`` (the GB18030 bytes can have 0x5F
+    inside a character, so the source file's bytes cannot tell; see ``scan_file``).
     """
     two, four = _gb18030_tables()
     size = path.stat().st_size
     bufs = [bytearray(2 * _CHUNK_BYTES) for _ in range(2)]
-    outs = [[np.empty(_CHUNK_BYTES * 3 + 8, dtype=np.uint8) for _ in range(2)] for _ in range(2)]
+    # the decoded text goes to bytearrays (searched for "_" with no copy), seen through NumPy
+    raws = [[bytearray(_CHUNK_BYTES * 3 + 8) for _ in range(2)] for _ in range(2)]
+    outs = [[np.frombuffer(r, dtype=np.uint8) for r in pair] for pair in raws]
+    underscore = False
     done = 0
     with open(path, "rb") as src, ThreadPoolExecutor(max_workers=2) as decoders, \
             ThreadPoolExecutor(max_workers=1) as writer:
-        writing: Future[None] | None = None
+        writing: Future[bool] | None = None
         carry = 0
         n = src.readinto(memoryview(bufs[0])[:_CHUNK_BYTES])
         for k in itertools.count():
-            buf, out, nxt = bufs[k % 2], outs[k % 2], bufs[(k + 1) % 2]
+            buf, out, raw, nxt = bufs[k % 2], outs[k % 2], raws[k % 2], bufs[(k + 1) % 2]
             total = carry + n
             # whole lines only, unless a line is longer than the buffer (the kernel then stops
             # at the character it cut, and the codec path takes over)
@@ -295,22 +301,29 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None)
                 n = src.readinto(memoryview(nxt)[carry:carry + _CHUNK_BYTES])
             results = [half.result() for half in halves]
             if writing is not None:
-                writing.result()  # the other pair of output buffers is free again
+                underscore |= writing.result()  # the other pair of output buffers is free again
             if any(bad >= 0 for _, bad in results):
                 return False
-            writing = writer.submit(_write_parts, dst, [o[:w] for o, (w, _) in zip(out, results, strict=True)])
+            writing = writer.submit(_write_parts, dst, [(r, w) for r, (w, _) in zip(raw, results, strict=True)],
+                                    not underscore)
             done += cut
             if progress is not None:
                 progress("decode", done / size)
             if last:
-                writing.result()
+                underscore |= writing.result()
+                if found is not None:
+                    found["underscore"] = underscore
                 return carry == 0
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _write_parts(dst: BinaryIO, parts: list[np.ndarray]) -> None:
-    for part in parts:
-        dst.write(part.data)
+def _write_parts(dst: BinaryIO, parts: list[tuple[bytearray, int]], look: bool) -> bool:
+    """Write the first ``n`` bytes of each buffer; whether (when ``look``) one holds a ``_``."""
+    seen = False
+    for raw, n in parts:
+        dst.write(memoryview(raw)[:n])
+        seen = seen or (look and raw.find(b"_", 0, n) >= 0)
+    return seen
 
 
 # A worker that transcodes one byte range of a file (run as ``python -I -S -c``: no site
@@ -375,7 +388,8 @@ def _scratch_dir(size: int) -> str | None:
 
 
 @contextmanager
-def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> Iterator[Path]:
+def utf8_copy(path: Path, encoding: str, progress: Progress | None = None,
+              found: dict[str, bool] | None = None) -> Iterator[Path]:
     """Yield a UTF-8 version of ``path``: the file itself when it already is, else a temp copy.
 
     The copy is written chunk by chunk with an incremental decoder, so memory stays bounded
@@ -384,6 +398,8 @@ def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> It
     core; this process transcodes the first while worker processes transcode the others (the
     codec holds the GIL, so threads would not help), and their outputs are appended in order.
     The decoding is Python's own codec in every range, so the text is the same either way.
+    ``found``, when given, gets ``"underscore"`` (whether the text has a ``_``) where the copy
+    tells it (the compiled GB18030 path).
     """
     if encoding in ("utf-8", "utf-8-sig"):
         yield path
@@ -395,7 +411,7 @@ def utf8_copy(path: Path, encoding: str, progress: Progress | None = None) -> It
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as dst:
-                compiled = _compiled_gb18030_copy(path, dst, progress)
+                compiled = _compiled_gb18030_copy(path, dst, progress, found)
             if compiled:
                 yield tmp
                 return
@@ -573,6 +589,8 @@ class RawSource:
     sql: str
     rejects: str
     relation: str
+    # whether the text DuckDB reads has a "_" (None: not known; then the source's bytes tell)
+    underscore: bool | None = None
 
     def rejected(self, con: duckdb.DuckDBPyConnection, n_ok: int) -> str:
         """After the read: the table of rejected records (``line``, ``csv_line``,
@@ -625,7 +643,8 @@ def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
     info = SourceInfo(path=path, format=suffix.lstrip("."), encoding=encoding, delimiter=delimiter)
     n = next(_reject_counter)
     rej, scan = f"_rejects_{n}", f"_reject_scans_{n}"
-    with utf8_copy(path, encoding, progress) as utf8:
+    found: dict[str, bool] = {}
+    with utf8_copy(path, encoding, progress, found) as utf8:
         if progress is not None:
             progress("read", 0.0)
         reader = (f"read_csv({_sql_str(str(utf8))}, all_varchar=true, header=true, "
@@ -642,7 +661,8 @@ def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
         select = ", ".join(f"{_qi(a)} AS {_qi(b)}" for a, b in zip(names, columns, strict=True))
         sql = (f"(SELECT NULL::BIGINT AS {ROW}, NULL::VARCHAR AS {MALFORMED}, {select} "
                f"FROM {reader})")
-        yield RawSource(info=info, sql=sql, rejects=rej, relation=relation)
+        yield RawSource(info=info, sql=sql, rejects=rej, relation=relation,
+                        underscore=found.get("underscore"))
 
 
 def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,

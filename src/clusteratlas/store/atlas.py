@@ -349,9 +349,12 @@ class Atlas:
 
         def attempt(enc: str) -> tuple[SourceInfo, Outcome, bool]:
             with open_delimited(con, path, "_raw", enc, progress=step) as src:
+                # a "_" among the source's bytes may be part of a GB18030 character: the text
+                # DuckDB reads tells, where its copy was searched
                 out = run_validation(con, src.sql, src.info.columns, spec.name, mapping,
                                      valid_industries, regions, locate, existing=existing,
-                                     prefix="_v", source=src, underscores=underscores)
+                                     prefix="_v", source=src,
+                                     underscores=lambda: src.underscore is not False and underscores())
             return src.info, out, gb18030_after_all(con, src)
 
         chosen, may_retry = choose_encoding(path, encoding)
