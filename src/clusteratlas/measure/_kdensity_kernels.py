@@ -978,55 +978,57 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
             # a separate vector loop for the great-circle distances of the row: measured
             # faster than fusing the series into the loop below
             _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
-        # columns in chunks, so the row buffers stay in the L1 cache
+        # columns in chunks, so the row buffers stay in the L1 cache; each chunk's arrays
+        # are slices indexed from 0 (no negative-index wraparound: the loops vectorise)
         for lo in range(a + 1, m, _CHUNK):
             hi = min(lo + _CHUNK, m)
+            dr = drow[lo:hi]
+            ir = irow[lo:hi]
+            ur = urow[lo:hi]
+            cn = cnt[lo:hi]
             r1 = 0.0
             r2 = 0.0
             if sphere:
-                for b in range(lo, hi):
-                    dd = drow[b]
-                    mab = ca * cnt[b]
+                for j in range(hi - lo):
+                    dd = dr[j]
+                    mab = ca * cn[j]
                     r1 += mab * dd
                     r2 += mab * dd * dd
                     # bin index as int32: converts in the vector loop (int64 would not)
-                    fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
-                    irow[b] = np.int32(fb)
-                    urow[b] = dd - (fb + 0.5) * delta
+                    fb = math.floor(min(dd * inv_delta, fnb + (j & (_SPARE - 1))))
+                    ir[j] = np.int32(fb)
+                    ur[j] = dd - (fb + 0.5) * delta
             else:
                 xa = cx[a]
                 ya = cy[a]
-                for b in range(lo, hi):
-                    dx = cx[b] - xa
-                    dy = cy[b] - ya
+                xs = cx[lo:hi]
+                ys = cy[lo:hi]
+                for j in range(hi - lo):
+                    dx = xs[j] - xa
+                    dy = ys[j] - ya
                     dd = math.sqrt(dx * dx + dy * dy)
-                    mab = ca * cnt[b]
+                    mab = ca * cn[j]
                     r1 += mab * dd
                     r2 += mab * dd * dd
-                    fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
-                    irow[b] = np.int32(fb)
-                    urow[b] = dd - (fb + 0.5) * delta
+                    fb = math.floor(min(dd * inv_delta, fnb + (j & (_SPARE - 1))))
+                    ir[j] = np.int32(fb)
+                    ur[j] = dd - (fb + 0.5) * delta
             s1 += r1
             s2 += r2
             if distinct:
                 # one establishment per location (Kd): every pair weighs 1, no loads of weights
-                for b in range(lo, hi):
-                    ib = irow[b]
-                    u = urow[b]
-                    add_moments(mom, ib, 1.0, u)
+                for j in range(hi - lo):
+                    add_moments(mom, ir[j], 1.0, ur[j])
             elif unit:
-                for b in range(lo, hi):
-                    ib = irow[b]
-                    u = urow[b]
-                    wab = wa * ew[b]
-                    add_moments(mom, ib, wab, u)
+                ws = ew[lo:hi]
+                for j in range(hi - lo):
+                    add_moments(mom, ir[j], wa * ws[j], ur[j])
             else:
-                for b in range(lo, hi):
-                    ib = irow[b]
-                    u = urow[b]
-                    wab = wa * ew[b]
-                    add_moments(mom, ib, wab, u)
-                    hc[ib] += ca * cnt[b]
+                ws = ew[lo:hi]
+                for j in range(hi - lo):
+                    ib = ir[j]
+                    add_moments(mom, ib, wa * ws[j], ur[j])
+                    hc[ib] += ca * cn[j]
     if unit:
         hc[:] = mom[:, 0]
     return mom, hc, s1, s2
