@@ -645,16 +645,23 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
         r2 = 0.0
         b0 = 0.0
         b1 = 0.0
-        for b in range(a + 1, m):
-            dd = drow[b]
-            mab = ca * cnt[b]
+        # the row's arrays as slices indexed from 0: no negative-index wraparound, so the
+        # first loop vectorises
+        dr = drow[a + 1:m]
+        ir = irow[a + 1:m]
+        ur = urow[a + 1:m]
+        cn = cnt[a + 1:m]
+        ws = ew[a + 1:m]
+        for j in range(m - a - 1):
+            dd = dr[j]
+            mab = ca * cn[j]
             r1 += mab * dd
             r2 += mab * dd * dd
             b0 += mab * (dd < lo0)
             b1 += mab * (dd < lo1)
-            fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
-            irow[b] = np.int32(fb)
-            urow[b] = dd - (fb + 0.5) * delta
+            fb = math.floor(min(dd * inv_delta, fnb + (j & (_SPARE - 1))))
+            ir[j] = np.int32(fb)
+            ur[j] = dd - (fb + 0.5) * delta
         s1 += r1
         s2 += r2
         below[0] += b0
@@ -668,36 +675,28 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             # every location holds one establishment: one branch-free compaction into a
             # shared buffer (write always, advance inside either window), split below
             if ones:
-                for b in range(a + 1, m):
-                    ib = irow[b]
-                    u = urow[b]
-                    add_moments(mom, ib, 1.0, u)
-                    dd = drow[b]
+                for j in range(m - a - 1):
+                    add_moments(mom, ir[j], 1.0, ur[j])
+                    dd = dr[j]
                     buf0[k0] = dd
                     k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
                 continue
-            for b in range(a + 1, m):
-                ib = irow[b]
-                u = urow[b]
-                wab = wa * ew[b]
-                add_moments(mom, ib, wab, u)
-                dd = drow[b]
+            for j in range(m - a - 1):
+                add_moments(mom, ir[j], wa * ws[j], ur[j])
+                dd = dr[j]
                 buf0[k0] = dd
                 k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
             continue
-        for b in range(a + 1, m):
-            ib = irow[b]
-            u = urow[b]
-            wab = wa * ew[b]
-            add_moments(mom, ib, wab, u)
-            dd = drow[b]
+        for j in range(m - a - 1):
+            add_moments(mom, ir[j], wa * ws[j], ur[j])
+            dd = dr[j]
             if dd >= lo0 and dd <= hi0:
                 buf0[k0] = dd
-                bm0[k0] = ca * cnt[b]
+                bm0[k0] = ca * cn[j]
                 k0 += 1
             if dd >= lo1 and dd <= hi1:
                 buf1[k1] = dd
-                bm1[k1] = ca * cnt[b]
+                bm1[k1] = ca * cn[j]
                 k1 += 1
     if distinct:
         # split the shared buffer by window (in place for the first: it only shrinks)
