@@ -229,3 +229,26 @@ def test_select_by_running_counts_matches_sorting() -> None:
     got = knest._select_counted(vals, vals.size, lo, hi, inv_w, wrong, below, 2500.0, 2501.0,
                                 ones)
     np.testing.assert_array_equal(got, ref[[1800, 1801]])
+
+
+def test_coarsened_moments_give_the_same_density() -> None:
+    rng = np.random.default_rng(21)
+    d = rng.gamma(4.0, 10.0, 20_000)
+    h, delta, f = 6.0, 6.0 / 32 / 7, 7  # a bandwidth 7 times the grid's h/32
+    nb = int((60.0 + 8 * h) / delta) + 2
+    mom = np.zeros((nb, 3))
+    ib = np.floor(d / delta).astype(int)
+    keep = ib < nb
+    u = d - (ib + 0.5) * delta
+    np.add.at(mom, (ib[keep], 0), 1.0)
+    np.add.at(mom, (ib[keep], 1), u[keep])
+    np.add.at(mom, (ib[keep], 2), u[keep] ** 2)
+    rs = np.linspace(0, 60, 31)
+    coarse = knest._coarsen(mom, f, delta)
+    assert coarse[:, 0].sum() == mom[: (nb // f) * f, 0].sum()
+    k_coarse = kern.kde_from_moments(coarse, f * delta, h, rs, float(d.size))
+    z = (rs[:, None] - d[None, :]) / h
+    zr = (rs[:, None] + d[None, :]) / h
+    ref = (np.exp(-0.5 * z**2) + np.exp(-0.5 * zr**2)).sum(axis=1) / (np.sqrt(2 * np.pi) * h
+                                                                      * d.size)
+    np.testing.assert_allclose(k_coarse, ref, rtol=0, atol=1e-7 * ref.max())

@@ -80,6 +80,26 @@ def _trim_top(buf, k1, new_lo, new_hi):
 
 
 @numba.njit(cache=True)
+def _coarsen(mom, f, delta):
+    """The moment histogram (bins of width ``delta``) on bins ``f`` times as wide, whole ones
+    only: exact, each bin's Σw u and Σw u² moved to the wider bin's centre (``u' = u + o``,
+    so Σw u' = Σw u + o Σw and Σw u'² = Σw u² + 2 o Σw u + o² Σw). An industry whose bandwidth
+    is many times the shared grid's is then evaluated on a grid of about ``h / 32``: fewer
+    bins under its kernel, the same error bound."""
+    nc = mom.shape[0] // f
+    out = np.zeros((nc, 3))
+    for b in range(nc * f):
+        c = b // f
+        o = ((b % f) + 0.5 - 0.5 * f) * delta  # old centre minus new centre
+        w = mom[b, 0]
+        wu = mom[b, 1]
+        out[c, 0] += w
+        out[c, 1] += wu + o * w
+        out[c, 2] += mom[b, 2] + 2.0 * o * wu + o * o * w
+    return out
+
+
+@numba.njit(cache=True)
 def _recount(hist, vals, lo, inv_w):
     """The running count histogram of a window, from its kept values."""
     nsub = hist.shape[0] - 1
@@ -167,7 +187,12 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
         if not moments:
             ok = True
         elif delta <= h / grid_per_h * (1.0 + 1e-9) and rmax + trunc_h * h <= (nb - 1) * delta:
-            out[:] = kern.kde_from_moments(mom[:nb], delta, h, rs, npairs)
+            f = int(h / (grid_per_h * delta))
+            if f >= 2 and rmax + trunc_h * h <= (nb // f - 1) * f * delta:
+                out[:] = kern.kde_from_moments(_coarsen(mom[:nb], f, delta), f * delta, h, rs,
+                                               npairs)
+            else:
+                out[:] = kern.kde_from_moments(mom[:nb], delta, h, rs, npairs)
             ok = True
     return out, stats, ok
 

@@ -111,7 +111,7 @@ _PILOT = 16  # counterfactuals that set the single-pass windows
 _NO_WINDOW = np.zeros((2, 2))
 _NESTED_PAIRS = 2_000_000  # random pairs for the economy's quartiles (pilot windows)
 _NESTED_WIDEN = 0.75  # nested windows: the pilots' spread widened by this on each side
-_PILOT_PAIRS = 100_000  # random pairs per pilot prefix (nested counterfactuals)
+_PILOT_PAIRS = 200_000  # at most this many random pairs per pilot prefix (nested draws)
 _OBSERVED_PAIRS = 1_000_000  # random pairs of an observed industry (its quartile windows)
 _OBSERVED_SINGLE_MIN = 3000  # observed industries this large go to the tiled single pass
 _NESTED_DRAWS = 8  # ordered draws per thread and compiled call
@@ -452,7 +452,10 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     st = np.empty((_PILOT, n_ind, 4))
     for p in range(_PILOT):
         for k, n in enumerate(sizes):
-            dp = _random_pair_distances(coords, pilots[p, :n], sphere, rng, _PILOT_PAIRS)
+            # the sampling error of a quartile from m pairs is about √(1.9 n / m) times its
+            # spread from draw to draw (Hoeffding): m = 4n keeps it below that spread
+            m = int(min(max(4 * n, 5_000), _PILOT_PAIRS))
+            dp = _random_pair_distances(coords, pilots[p, :n], sphere, rng, m)
             a, b = np.quantile(dp, [0.25, 0.75])
             sd = float(np.std(dp, ddof=1))
             h = (fixed_h if fixed_h > 0.0 else
