@@ -198,63 +198,68 @@ def _gb18030_to_utf8(src: np.ndarray, two: np.ndarray, four: np.ndarray,
     decode): the caller then leaves the file to Python's codec, which names the error. Valid
     4-byte sequences with lead 0x90-0xE3 are U+10000 + their linear index (GB 18030-2005, 9.3;
     checked against Python's codec for all 1,058,400 of them).
+
+    Positions are unsigned, so that no access checks for a negative (wrapped-around) index:
+    0.47 -> 0.30 s per 435 MB. The arithmetic on them uses unsigned constants only (unsigned
+    and signed integers would meet as floats).
     """
-    n = src.shape[0]
-    i = 0
-    j = 0
+    n = np.uint64(src.shape[0])
+    i = np.uint64(0)
+    j = np.uint64(0)
+    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
     while i < n:
         b = src[i]
         if b < 0x80:
             out[j] = b
-            i += 1
-            j += 1
+            i += u1
+            j += u1
             continue
-        if b == 0x80 or b == 0xFF or i + 1 >= n:
-            return j, i
-        b2 = src[i + 1]
+        if b == 0x80 or b == 0xFF or i + u1 >= n:
+            return np.int64(j), np.int64(i)
+        b2 = src[i + u1]
         if 0x30 <= b2 <= 0x39:
-            if i + 3 >= n:
-                return j, i
-            b3 = src[i + 2]
-            b4 = src[i + 3]
+            if i + u3 >= n:
+                return np.int64(j), np.int64(i)
+            b3 = src[i + u2]
+            b4 = src[i + u3]
             if b3 < 0x81 or b3 > 0xFE or b4 < 0x30 or b4 > 0x39:
-                return j, i
+                return np.int64(j), np.int64(i)
             if b <= 0x84:
                 cp = four[(((b - 0x81) * 10 + b2 - 0x30) * 126 + b3 - 0x81) * 10 + b4 - 0x30]
             elif 0x90 <= b <= 0xE3:
                 cp = 0x10000 + (((b - 0x90) * 10 + b2 - 0x30) * 126 + b3 - 0x81) * 10 + b4 - 0x30
                 if cp > 0x10FFFF:
-                    return j, i
+                    return np.int64(j), np.int64(i)
             else:
-                return j, i
-            step = 4
+                return np.int64(j), np.int64(i)
+            step = u4
         elif 0x40 <= b2 <= 0xFE and b2 != 0x7F:
             cp = two[(b - 0x81) * 191 + b2 - 0x40]
-            step = 2
+            step = u2
         else:
-            return j, i
+            return np.int64(j), np.int64(i)
         if cp < 0:
-            return j, i
+            return np.int64(j), np.int64(i)
         if cp < 0x80:
             out[j] = cp
-            j += 1
+            j += u1
         elif cp < 0x800:
             out[j] = 0xC0 | (cp >> 6)
-            out[j + 1] = 0x80 | (cp & 0x3F)
-            j += 2
+            out[j + u1] = 0x80 | (cp & 0x3F)
+            j += u2
         elif cp < 0x10000:
             out[j] = 0xE0 | (cp >> 12)
-            out[j + 1] = 0x80 | ((cp >> 6) & 0x3F)
-            out[j + 2] = 0x80 | (cp & 0x3F)
-            j += 3
+            out[j + u1] = 0x80 | ((cp >> 6) & 0x3F)
+            out[j + u2] = 0x80 | (cp & 0x3F)
+            j += u3
         else:
             out[j] = 0xF0 | (cp >> 18)
-            out[j + 1] = 0x80 | ((cp >> 12) & 0x3F)
-            out[j + 2] = 0x80 | ((cp >> 6) & 0x3F)
-            out[j + 3] = 0x80 | (cp & 0x3F)
-            j += 4
+            out[j + u1] = 0x80 | ((cp >> 12) & 0x3F)
+            out[j + u2] = 0x80 | ((cp >> 6) & 0x3F)
+            out[j + u3] = 0x80 | (cp & 0x3F)
+            j += u4
         i += step
-    return j, -1
+    return np.int64(j), np.int64(-1)
 
 
 def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
