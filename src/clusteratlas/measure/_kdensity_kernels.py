@@ -226,15 +226,17 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
         # the same distances as pass 1 of the general path (same function), so that a
         # quartile's coarse bin holds the same pairs in both passes
         _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
-        for b in range(a + 1, m):
-            dd = drow[b]
+        dr = drow[a + 1:m]  # slices indexed from 0: no negative-index wraparound
+        ws = ew[a + 1:m]
+        cn = cnt[a + 1:m]
+        for j in range(m - a - 1):
+            dd = dr[j]
             # no branch: pairs beyond the grid go to the spare bins (half of a country-wide
             # sample's pairs, at random: a branch on them would be mispredicted)
-            fb = math.floor(min(dd * inv_delta, fnb + (b & (_SPARE - 1))))
+            fb = math.floor(min(dd * inv_delta, fnb + (j & (_SPARE - 1))))
             ib = int(fb)
             u = dd - (fb + 0.5) * delta
-            wab = wa * ew[b]
-            add_moments(mom, ib, wab, u)
+            add_moments(mom, ib, wa * ws[j], u)
             if collect:
                 qb = int(dd * invq)
                 if qb >= Q_BINS:
@@ -242,7 +244,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
                 for s in range(nsel):
                     if qb == qbins_sel[s]:
                         dbuf[nbuf] = dd
-                        mbuf[nbuf] = ca * cnt[b]
+                        mbuf[nbuf] = ca * cn[j]
                         nbuf += 1
                         break
     # pairs inside one location: distance 0, bin 0, offset -δ/2
@@ -859,9 +861,11 @@ def sample_fast(loc, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, 
     for a in range(m - 1):
         ca = cnt[a]
         _row_distances(cx, cy, cz, a, m, sphere, radius, coefs, nterms, drow)
-        for b in range(a + 1, m):
-            dd = drow[b]
-            mab = ca * cnt[b]
+        dr = drow[a + 1:m]  # slices indexed from 0: no negative-index wraparound
+        cn = cnt[a + 1:m]
+        for j in range(m - a - 1):
+            dd = dr[j]
+            mab = ca * cn[j]
             s1 += mab * dd
             s2 += mab * dd * dd
             qb = int(dd * invq)
