@@ -1104,6 +1104,22 @@ def sample_fast_sd(loc, e, coords, sphere, radius, rs, rule_factor, dmax, h_gues
 
 
 @numba.njit(cache=True, parallel=True)
+def pair_distances(coords, li, lj, sphere, radius):
+    """Distances of the location pairs ``(li[p], lj[p])``, in parallel (random pairs for
+    quartile windows and pilots: tens of millions per analysis)."""
+    out = np.empty(li.shape[0])
+    for p in numba.prange(li.shape[0]):
+        a = li[p]
+        b = lj[p]
+        if sphere:
+            out[p] = chord_gc_km_nb(coords[a, 0], coords[a, 1], coords[a, 2], coords[b, 0],
+                                    coords[b, 1], coords[b, 2], radius)
+        else:
+            out[p] = planar_nb(coords[a, 0], coords[a, 1], coords[b, 0], coords[b, 1])
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
 def run_samples(locs, e, coords, sphere, radius, rs, rule_factor, fixed_h, dmax, exact, win,
                 h_guess, sd_path=False):
     """K for many samples (rows of ``locs``), in parallel over samples.

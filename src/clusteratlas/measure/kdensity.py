@@ -280,14 +280,7 @@ def _random_pair_distances(coords: np.ndarray, loc: np.ndarray, sphere: bool,
     i = rng.integers(0, n, m)
     j = rng.integers(0, n - 1, m)
     j = j + (j >= i)
-    li, lj = loc[i], loc[j]
-    # one coordinate at a time: 1-D gathers are much faster than rows of a 2-D array
-    diff = [np.ascontiguousarray(coords[:, k]) for k in range(3 if sphere else 2)]
-    diff = [c[li] - c[lj] for c in diff]
-    if sphere:
-        chord = np.sqrt(diff[0] ** 2 + diff[1] ** 2 + diff[2] ** 2)
-        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
-    return np.hypot(diff[0], diff[1])
+    return kern.pair_distances(coords, loc[i], loc[j], sphere, EARTH_RADIUS_KM)
 
 
 def _global_band(sims: np.ndarray, on: np.ndarray, alpha: float, upper: bool) -> np.ndarray:
