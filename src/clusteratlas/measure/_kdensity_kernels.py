@@ -56,6 +56,7 @@ import numba
 import numpy as np
 
 from clusteratlas.geo.distance import chord_gc_km_nb, planar_nb
+from clusteratlas.measure._simd import add_row4
 
 Q_BINS = 4096  # coarse histogram for locating the quartiles
 GRID_PER_H = 32.0  # fine bins per bandwidth in fast mode
@@ -82,6 +83,20 @@ def add_moments(mom: np.ndarray, ib: int, w: float, u: float) -> None:
     mom[ib, 0] += w
     mom[ib, 1] += w * u
     mom[ib, 2] += w * u * u
+
+
+@numba.njit(cache=True)
+def moment_histogram(nb: int) -> np.ndarray:
+    """An empty moment histogram of ``nb`` bins and the spare ones, four columns per bin (the
+    fourth unused) so that :func:`add_moments4` updates a bin with one vector operation."""
+    return np.zeros((nb + _SPARE, 4))
+
+
+@numba.njit(cache=True, inline="always")
+def add_moments4(mom: np.ndarray, ib: int, w: float, u: float) -> None:
+    """:func:`add_moments` on a histogram from :func:`moment_histogram`: one 256-bit
+    read-modify-write instead of three scalar ones (about half the cost per pair)."""
+    add_row4(mom, ib, w, w * u, w * u * u)
 
 
 @numba.njit(cache=True)
@@ -213,7 +228,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
     """Fine moment histogram (count, Σu, Σu² weighted) and, if ``collect``, the distances
     falling in the selected coarse bins (for exact quartiles)."""
     m = cx.shape[0]
-    mom = np.zeros((nb + _SPARE, 3))
+    mom = moment_histogram(nb)
     fnb = float(nb)
     inv_delta = 1.0 / delta
     nbuf = 0
@@ -236,7 +251,7 @@ def _pass_moments(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, collect, q
             fb = math.floor(min(dd * inv_delta, fnb + (j & (_SPARE - 1))))
             ib = int(fb)
             u = dd - (fb + 0.5) * delta
-            add_moments(mom, ib, wa * ws[j], u)
+            add_moments4(mom, ib, wa * ws[j], u)
             if collect:
                 qb = int(dd * invq)
                 if qb >= Q_BINS:
@@ -609,7 +624,7 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
     branch-free compaction (write always, advance the count only inside the window).
     """
     m = cx.shape[0]
-    mom = np.zeros((nb + _SPARE, 3))
+    mom = moment_histogram(nb)
     inv_delta = 1.0 / delta
     fnb = float(nb)
     s1 = 0.0
@@ -678,19 +693,19 @@ def _pass_single(cx, cy, cz, cnt, ew, e2, sphere, radius, delta, nb, win, buf, b
             # shared buffer (write always, advance inside either window), split below
             if ones:
                 for j in range(m - a - 1):
-                    add_moments(mom, ir[j], 1.0, ur[j])
+                    add_moments4(mom, ir[j], 1.0, ur[j])
                     dd = dr[j]
                     buf0[k0] = dd
                     k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
                 continue
             for j in range(m - a - 1):
-                add_moments(mom, ir[j], wa * ws[j], ur[j])
+                add_moments4(mom, ir[j], wa * ws[j], ur[j])
                 dd = dr[j]
                 buf0[k0] = dd
                 k0 += ((dd >= lo0) & (dd <= hi0)) | ((dd >= lo1) & (dd <= hi1))
             continue
         for j in range(m - a - 1):
-            add_moments(mom, ir[j], wa * ws[j], ur[j])
+            add_moments4(mom, ir[j], wa * ws[j], ur[j])
             dd = dr[j]
             if dd >= lo0 and dd <= hi0:
                 buf0[k0] = dd
@@ -959,7 +974,7 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
     within one bin. With ``unit`` (weights are the location counts, as in Kd) the moment
     histogram's weights are those counts and no separate count is kept."""
     m = cx.shape[0]
-    mom = np.zeros((nb + _SPARE, 3))
+    mom = moment_histogram(nb)
     hc = np.zeros(nb + _SPARE)
     inv_delta = 1.0 / delta
     fnb = float(nb)
@@ -1021,16 +1036,16 @@ def _pass_sd(cx, cy, cz, cnt, ew, sphere, radius, delta, nb, unit):
             if distinct:
                 # one establishment per location (Kd): every pair weighs 1, no loads of weights
                 for j in range(hi - lo):
-                    add_moments(mom, ir[j], 1.0, ur[j])
+                    add_moments4(mom, ir[j], 1.0, ur[j])
             elif unit:
                 ws = ew[lo:hi]
                 for j in range(hi - lo):
-                    add_moments(mom, ir[j], wa * ws[j], ur[j])
+                    add_moments4(mom, ir[j], wa * ws[j], ur[j])
             else:
                 ws = ew[lo:hi]
                 for j in range(hi - lo):
                     ib = ir[j]
-                    add_moments(mom, ib, wa * ws[j], ur[j])
+                    add_moments4(mom, ib, wa * ws[j], ur[j])
                     hc[ib] += ca * cn[j]
     if unit:
         hc[:] = mom[:, 0]

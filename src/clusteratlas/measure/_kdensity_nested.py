@@ -238,7 +238,7 @@ def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, uro
     # quartile) or top (third) stack of ``buf``: a branch on the flag, rarely taken
     for j in range(m):
         if moments:
-            kern.add_moments(mom, irow[j], 1.0, urow[j])
+            kern.add_moments4(mom, irow[j], 1.0, urow[j])
         f = wf[j]
         if f:
             dd = drow[j]
@@ -285,7 +285,7 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         cx[t] = coords[i, 0]
         cy[t] = coords[i, 1]
         cz[t] = coords[i, 2]
-    mom = np.zeros((nb + _SPARE, 3))
+    mom = kern.moment_histogram(nb)
     drow = np.empty(tile)
     irow = np.empty(tile, dtype=np.int32)
     urow = np.empty(tile)
