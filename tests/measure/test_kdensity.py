@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -317,8 +319,16 @@ def test_economised_asin_matches_libm(lon_span: tuple, lat_span: tuple, terms: i
     half = 0.5 * np.linalg.norm(coords[i] - coords[j], axis=1)
     c = coords.T.copy()
     assert half.max() <= kern.half_chord_bound(c[0], c[1], c[2])
+    # the gridded bound holds against every pair, and is the tighter one
+    farthest = 0.5 * pdist(coords).max()
+    tight = kern.half_chord_bound_gridded(c[0], c[1], c[2])
+    assert farthest <= tight <= kern.half_chord_bound(c[0], c[1], c[2])
+    if terms < 1000:
+        assert tight <= farthest * 1.05  # cubes of a 64th of the extent: a few per cent
     nterms, coefs = kern.asin_economised(coords)
-    assert nterms <= terms  # 12 terms for a county, 16 for China (Maclaurin: 12 and 32)
+    # 12 terms for a county, 16 for China's bounding box (Maclaurin: 12 and 32); the large demo
+    # economy's sites, China's own shape, take 12
+    assert nterms <= terms
     out = np.empty(3000)
     for a in (0, 1234, 2998):
         kern.row_distances_to(*coords[a], c[0], c[1], c[2], 0, 3000, True, RADIUS_KM, coefs,
@@ -326,6 +336,23 @@ def test_economised_asin_matches_libm(lon_span: tuple, lat_span: tuple, terms: i
         ref = 2 * RADIUS_KM * np.arcsin(np.minimum(
             0.5 * np.linalg.norm(coords - coords[a], axis=1), 1.0))
         np.testing.assert_allclose(out, ref, rtol=1e-14, atol=1e-12)
+
+
+def test_gridded_half_chord_bound_small_sets() -> None:
+    # two points a quarter circle apart: half chord √2 / 2; one point (repeated): 0
+    a = np.array([1.0, 0.0])
+    b = np.array([0.0, 1.0])
+    z = np.zeros(2)
+    bound = kern.half_chord_bound_gridded(a, b, z)
+    assert math.sqrt(0.5) <= bound <= math.sqrt(0.5) * 1.05
+    one = np.ones(3) / math.sqrt(3.0)
+    assert kern.half_chord_bound_gridded(one, one, one) == 0.0
+    # many points in a few far-apart clumps: few occupied cubes, still a bound
+    rng = np.random.default_rng(SEED)
+    pts = np.repeat(rng.normal(size=(5, 3)), 400, axis=0) + rng.normal(0, 1e-4, (2000, 3))
+    pts /= np.linalg.norm(pts, axis=1)[:, None]
+    c = pts.T.copy()
+    assert 0.5 * pdist(pts).max() <= kern.half_chord_bound_gridded(c[0], c[1], c[2])
 
 
 def test_single_pass_with_distinct_sites_keeps_exact_quartiles() -> None:

@@ -398,6 +398,57 @@ def half_chord_bound(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
+def _max_chord(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> float:
+    """The largest distance between two of the points (all pairs)."""
+    best = 0.0
+    for a in range(px.shape[0]):
+        xs = px[a + 1:]
+        ys = py[a + 1:]
+        zs = pz[a + 1:]
+        row = 0.0
+        for b in range(xs.shape[0]):
+            dx = xs[b] - px[a]
+            dy = ys[b] - py[a]
+            dz = zs[b] - pz[a]
+            row = max(row, dx * dx + dy * dy + dz * dz)
+        best = max(best, row)
+    return math.sqrt(best)
+
+
+def half_chord_bound_gridded(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray,
+                             max_cells: int = 6000) -> float:
+    """A tighter upper bound than :func:`half_chord_bound` for a large set fixed once (the
+    economy's sites): the points are put in cubes of side ``ε``, and no two points are
+    farther apart than the farthest two occupied cubes' centres plus ``√3 ε`` (each point is
+    within ``√3 ε / 2`` of its cube's centre). ``ε`` starts at a 64th of the cheap bound and
+    doubles until at most ``max_cells`` cubes are occupied; the pairs of cubes are all
+    compared. For the ``large`` demo economy (China) 0.386 against the cheap bound's 0.485
+    (the farthest pair: 0.382), which lets a 12-term asin polynomial serve instead of 16."""
+    cheap = half_chord_bound(cx, cy, cz)
+    if cx.shape[0] < 2 or cheap <= 0.0:
+        return cheap
+    eps = cheap / 64.0
+    while True:
+        # cube indices relative to the lowest, as one int64 key (each below about 130)
+        ix, iy, iz = (np.floor(v / eps) for v in (cx, cy, cz))
+        lo = np.array([ix.min(), iy.min(), iz.min()])
+        ix, iy, iz = ((v - m).astype(np.int64) for v, m in zip((ix, iy, iz), lo, strict=True))
+        ny = int(iy.max()) + 1
+        nz = int(iz.max()) + 1
+        key = np.unique((ix * ny + iy) * nz + iz)
+        if key.shape[0] <= max_cells:
+            break
+        eps *= 2.0
+    cube = np.stack([key // (ny * nz), (key // nz) % ny, key % nz], axis=1) + lo
+    centre = (cube + 0.5) * eps
+    span = _max_chord(np.ascontiguousarray(centre[:, 0]), np.ascontiguousarray(centre[:, 1]),
+                      np.ascontiguousarray(centre[:, 2]))
+    # the cube centres' coordinates carry rounding of about 1e-16 · |key| · ε; a relative
+    # margin of 1e-12 covers it
+    return min(cheap, 0.5 * (span + math.sqrt(3.0) * eps) * (1.0 + 1e-12))
+
+
+@numba.njit(cache=True)
 def asin_series(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, sphere: bool):
     """Terms and coefficients of the asin series that :func:`_row_distances` needs for the
     locations ``cx, cy, cz`` (unit vectors; the half chord is bounded by
@@ -476,7 +527,7 @@ def asin_economised(coords: np.ndarray) -> tuple[int, np.ndarray]:
         return 0, _asin_coefs(0)
     c = np.ascontiguousarray(coords, dtype=np.float64)
     cx, cy, cz = c[:, 0].copy(), c[:, 1].copy(), c[:, 2].copy()
-    t_need = half_chord_bound(cx, cy, cz) ** 2
+    t_need = half_chord_bound_gridded(cx, cy, cz) ** 2
     rung = 0
     while rung < 80 and 2.0 ** (-(rung + 1) / 4.0) >= t_need:
         rung += 1

@@ -361,9 +361,16 @@ def _prefixes(draws: np.ndarray, sizes: np.ndarray, which: np.ndarray, coords: n
                            evals, rule_factor, fixed_h, dmax, False)
 
 
+def _economy_asin(coords: np.ndarray, sphere: bool) -> tuple[int, np.ndarray]:
+    """The asin polynomial for every sample of the economy's sites (fixed once per run: the
+    bound on their extent scans all of them)."""
+    return kern.asin_economised(coords) if sphere else (0, np.zeros(32))
+
+
 def _observed_single_pass(samples: list[np.ndarray], coords: np.ndarray, sphere: bool,
                           evals: np.ndarray, rule_factor: float, fixed_h: float,
-                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          rng: np.random.Generator, asin: tuple[int, np.ndarray] | None = None,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """K and stats (h, q25, q75, sd) of unweighted samples (location index per establishment)
     by the tiled single pass of :mod:`clusteratlas.measure._kdensity_nested`, in parallel;
     ``ok`` is False where a sample needs the per-sample kernels instead.
@@ -409,7 +416,7 @@ def _observed_single_pass(samples: list[np.ndarray], coords: np.ndarray, sphere:
         cap[k] = int(4.0 * share * npairs) + 4 * n + 1024
     flat = np.concatenate(samples)
     offsets = np.concatenate([[0], np.cumsum([x.size for x in samples])]).astype(np.int64)
-    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
+    nterms, coefs = asin if asin is not None else _economy_asin(coords, sphere)
     return knest.single_block(flat, offsets, coords, sphere, EARTH_RADIUS_KM, win, delta, nb,
                               evals, rule_factor, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap,
                               coefs, nterms)
@@ -419,7 +426,8 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
                             coords: np.ndarray, sphere: bool, evals: np.ndarray,
                             rule_factor: float, fixed_h: float, dmax: float, n_sims: int,
                             rng: np.random.Generator, advance: Any,
-                            notes: list[str]) -> dict[str, np.ndarray]:
+                            notes: list[str], asin: tuple[int, np.ndarray],
+                            ) -> dict[str, np.ndarray]:
     """Counterfactual K of several industries from shared ordered draws (see
     :mod:`clusteratlas.measure._kdensity_nested`): ``{industry: n_sims × len(evals)}``, or an
     empty dict when the pass cannot serve them (then each industry draws its own)."""
@@ -472,7 +480,7 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
     cap = min(knest.buffer_cap(win, sizes, density), int(_NESTED_MEMORY / (32.0 * threads)))
     if nb > 1 << 22:
         return {}
-    nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
+    nterms, coefs = asin
     aux = rng.spawn(1)[0]  # the redone prefixes' random pairs: the draws never depend on them
     sims = np.empty((n_ind, n_sims, evals.size))
     redone = 0
@@ -488,7 +496,8 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
         if len(miss):
             # the tiled single pass with each prefix's own windows, then the kernels
             k_m, _, ok_m = _observed_single_pass([draws[p, :sizes[k]] for p, k in miss], coords,
-                                                 sphere, evals, rule_factor, fixed_h, aux)
+                                                 sphere, evals, rule_factor, fixed_h, aux,
+                                                 asin)
             out[miss[ok_m, 0], miss[ok_m, 1]] = k_m[ok_m]
             miss = miss[~ok_m]
             if len(miss):
@@ -679,13 +688,14 @@ def kdensity(
             else:
                 prepared.append((name, members))
         shared: dict[str, np.ndarray] = {}
+        asin = _economy_asin(coords, sphere) if not exact and w is None else (0, np.zeros(32))
         sizes = np.array([len(m) for _, m in prepared], dtype=float)
         if (shared_draws and not exact and w is None and len(prepared) >= 2
                 and (sizes**2).sum() >= 1.5 * sizes.max() ** 2):
             bar.update(task, description="K-density 核密度 (shared draws)")
             shared = _nested_counterfactuals(
                 prepared, n_all, loc, coords, sphere, evals, rule_factor, fixed_h, dmax, n_sims,
-                sim_rng, lambda k: bar.advance(task, k), notes)
+                sim_rng, lambda k: bar.advance(task, k), notes, asin)
         # the observed industries, all at once (in parallel over industries, in an order
         # that mixes sizes so that the threads' shares of the work are alike)
         mix = np.random.default_rng(0).permutation(len(prepared))
@@ -700,7 +710,7 @@ def kdensity(
             if big:
                 k_big, st_big, ok_big = _observed_single_pass(
                     [loc[prepared[i][1]] for i in big], coords, sphere, evals, rule_factor,
-                    fixed_h, np.random.default_rng(1))
+                    fixed_h, np.random.default_rng(1), asin)
                 for t, i in enumerate(big):
                     if ok_big[t]:
                         observed[prepared[i][0]] = (k_big[t:t + 1], st_big[t:t + 1])
