@@ -39,7 +39,7 @@ def _run(coords, loc, draw, sphere, win, fixed_h=0.0, tile=2048, group=64):
     nterms, coefs = kern.asin_economised(coords) if sphere else (0, np.zeros(32))
     out, st, ok = knest.nested_sample(loc[draw], coords, sphere, RADIUS, SIZES, win, delta, nb,
                                       rs, 0.9, fixed_h, kern.GRID_PER_H, kern.TRUNC_H, cap, True,
-                                      np.ones(2 * cap), coefs, nterms, tile, group)
+                                      coefs, nterms, tile, group)
     return rs, gen, out, st, ok
 
 
@@ -206,29 +206,77 @@ def test_observed_industries_by_single_pass_or_kernels_agree(
                                    rtol=1e-11)
 
 
+def _window_buffer(vals: np.ndarray, lo: float, hi: float, nchunks: int = 64) -> tuple:
+    """Window 0's buffer holding ``vals`` (all inside [lo, hi]), as the pass keeps them."""
+    wpar = np.zeros((2, 4))
+    knest._set_window(wpar, 0, lo, hi)
+    knest._set_window(wpar, 1, 0.0, 0.0)
+    bufs = knest.new_buffers(nchunks)
+    for d in vals:
+        knest._push(0, d, knest._sub_bin(d, wpar[0, 0], wpar[0, 1]), *bufs)
+    return wpar, bufs
+
+
 def test_select_by_running_counts_matches_sorting() -> None:
     rng = np.random.default_rng(12)
     vals = rng.uniform(10.0, 20.0, 5000)
-    lo, hi, below = 10.0, 20.0, 700.0
-    inv_w = knest._NSUB / (hi - lo)
-    hist = np.zeros(knest._NSUB + 1)
-    knest._recount(hist, vals, lo, inv_w)
-    ones = np.ones(vals.size)
+    vals[:50] = 15.0  # ties
+    below = 700.0
+    wpar, (pool, head, fill, chain, _free, meta, hist) = _window_buffer(vals, 10.0, 20.0)
+    assert meta[0, 1] == vals.size and hist[0].sum() == vals.size
     ref = np.sort(vals)
-    for j0 in (700.0, 701.0, 2500.0, 5698.0):
-        got = knest._select_counted(vals, vals.size, lo, hi, inv_w, hist, below, j0, j0 + 1, ones)
-        np.testing.assert_array_equal(got, ref[[int(j0 - below), int(j0 - below) + 1]])
-    assert np.isnan(knest._select_counted(vals, vals.size, lo, hi, inv_w, hist, below, 600.0,
-                                          601.0, ones)).all()  # below the window: not known
+
+    def select(j0: float, hist_: np.ndarray = hist) -> np.ndarray:
+        return knest._select_counted(0, below, j0, j0 + 1, wpar, pool, head, fill, chain, meta,
+                                     hist_)
+
+    for j0 in (700.0, 701.0, 2500.0, 3100.0, 5698.0):
+        np.testing.assert_array_equal(select(j0), ref[[int(j0 - below), int(j0 - below) + 1]])
+    assert np.isnan(select(600.0)).all()  # below the window: not known
     # a value counted one sub-bin too low (as a rounding difference would): the gathered
     # values disagree with the counts, and the full selection decides, rightly
     wrong = hist.copy()
-    b = int((ref[1800] - lo) * inv_w)
-    wrong[b] -= 1.0
-    wrong[b - 1] += 1.0
-    got = knest._select_counted(vals, vals.size, lo, hi, inv_w, wrong, below, 2500.0, 2501.0,
-                                ones)
-    np.testing.assert_array_equal(got, ref[[1800, 1801]])
+    b = knest._sub_bin(ref[1800], wpar[0, 0], wpar[0, 1])
+    wrong[0, b] -= 1.0
+    wrong[0, b - 1] += 1.0
+    np.testing.assert_array_equal(select(2500.0, wrong), ref[[1800, 1801]])
+
+
+def test_narrowing_a_window_moves_counts_not_distances() -> None:
+    rng = np.random.default_rng(13)
+    vals = rng.uniform(10.0, 20.0, 20_000)
+    below = 300.0
+    wpar, bufs = _window_buffer(vals, 10.0, 20.0, nchunks=200)
+    pool, head, fill, chain, _free, meta, hist = bufs
+    used = meta[0, 0]
+    # narrowed to [12.5, 13.7]: the sub-bins covering it stay, those below move to the
+    # count below, and buckets wholly outside give their chunks back
+    gone = knest._narrow(0, 12.5, 13.7, wpar, *bufs)
+    s_lo, s_hi = int(wpar[0, 2]), int(wpar[0, 3])
+    sub = np.array([knest._sub_bin(d, wpar[0, 0], wpar[0, 1]) for d in vals])
+    assert gone == (sub < s_lo).sum()
+    assert meta[0, 1] == ((sub >= s_lo) & (sub <= s_hi)).sum() == hist[0].sum()
+    # the kept sub-bins cover the new window
+    assert wpar[0, 0] + s_lo / wpar[0, 1] <= 12.5 and wpar[0, 0] + (s_hi + 1) / wpar[0, 1] >= 13.7
+    assert meta[0, 2] > 0 and meta[0, 0] == used  # chunks given back, none taken
+    ref = np.sort(vals)
+    j0 = below + gone + 100.0
+    got = knest._select_counted(0, below + gone, j0, j0 + 1, wpar, pool, head, fill, chain,
+                                meta, hist)
+    np.testing.assert_array_equal(got, ref[[int(j0 - below), int(j0 - below) + 1]])
+    # narrowed to a few sub-bins: binned afresh on the new window, the same order statistics
+    gone2 = knest._narrow(0, 13.0, 13.001, wpar, *bufs)
+    assert wpar[0, 0] == 13.0 and wpar[0, 3] == knest._NSUB
+    inside = (vals >= 13.0) & (vals < 13.001)
+    k = int((vals < 13.0).sum() + below)
+    assert gone + gone2 + below <= k <= gone + gone2 + below + 2  # the edges' own rounding
+    got = knest._select_counted(0, below + gone + gone2, float(k), float(k + 1), wpar, pool,
+                                head, fill, chain, meta, hist)
+    if inside.sum() >= 2:
+        np.testing.assert_array_equal(got, ref[[k - int(below), k - int(below) + 1]])
+    # narrowed to nothing: every pair counts as below, no quartile is found there
+    knest._narrow(0, 14.0, 14.0, wpar, *bufs)
+    assert meta[0, 1] == 0 and hist[0].sum() == 0
 
 
 def test_coarsened_moments_give_the_same_density() -> None:

@@ -17,16 +17,17 @@ What is read off at a prefix is the fast mode's estimate, as in the per-sample k
 :mod:`clusteratlas.measure._kdensity_kernels`: exact Σd and Σd² (the standard deviation), the
 moment histogram on a grid of width ``δ ≤ h / GRID_PER_H`` shared by all industries, and the
 type-7 quartiles selected exactly from the distances kept inside windows around them (one
-pair of windows per industry, nested, from the spread of pilot draws' quartiles; the buffer is
-trimmed when the windows have narrowed by 40%, and running counts of the kept distances by
-sub-bin let a read-off gather only the values around each order statistic). A prefix whose
+pair of windows per industry, nested, from the spread of pilot draws' quartiles; the kept
+distances are stored by bucket of sub-bins with running counts per sub-bin, so that a read-off
+scans only the buckets around each order statistic and narrowing the windows moves counts,
+not distances). A prefix whose
 quartile falls outside its window, or whose bandwidth is too small for the grid, is flagged
 and redone (see :func:`clusteratlas.measure.kdensity._nested_counterfactuals`).
 
 Speed: the pairs are visited in tiles (a group of establishments against a block of earlier
 ones whose coordinates stay in cache) and ``asin`` is a Chebyshev-economised polynomial fixed
 once for the economy's extent; on the ``large`` demo economy's draws (35,093 establishments
-across China) one draw costs about 5 ns per pair on one core, against 17 ns row by row with
+across China) one draw costs about 3 ns per pair on one core, against 17 ns row by row with
 the 32-term Maclaurin series and a full buffer scan at every read-off.
 """
 
@@ -42,41 +43,26 @@ from clusteratlas.measure import _kdensity_kernels as kern
 _SPARE = 8
 _TILE = 2048  # earlier establishments paired at once (coordinates: 48 kB)
 _GROUP = 64  # establishments paired with each tile
-_TRIM_RATIO = 0.6  # the quartile buffer is trimmed when the windows narrow by this much
-_NSUB = 4096  # sub-bins of the running counts of a window's kept distances
+_NSUB = 16384  # sub-bins of a window (fixed for a draw) for the running counts
+_SUB_PER_BUCKET = 256  # sub-bins per bucket of the window buffers (a power of 2)
+_BUCKET_SHIFT = 8  # log2(_SUB_PER_BUCKET)
+_NBUCKET = _NSUB // _SUB_PER_BUCKET + 1  # the last holds sub-bin _NSUB (the window's top)
+_CHUNK = 1024  # distances per chunk of a window buffer
+_REORIGIN = _NSUB // 16  # a window narrowed to fewer sub-bins is binned afresh
 
-
-@numba.njit(cache=True)
-def _trim(buf, k, new_lo, new_hi):
-    """Keep the first ``k`` buffered distances that lie inside [new_lo, new_hi] (a sub-window
-    of the one they were kept for); return how many are kept and how many fell below
-    ``new_lo``."""
-    kept = 0
-    below = 0.0
-    for v in range(k):
-        d = buf[v]
-        if d < new_lo:
-            below += 1.0
-        elif d <= new_hi:
-            buf[kept] = d
-            kept += 1
-    return kept, below
-
-
-@numba.njit(cache=True)
-def _trim_top(buf, k1, new_lo, new_hi):
-    """:func:`_trim` for the top stack of ``buf`` (entries ``k1 + 1 ..`` to the end): returns
-    the new free slot below it and how many fell below ``new_lo``."""
-    j = buf.shape[0] - 1
-    below = 0.0
-    for v in range(buf.shape[0] - 1, k1, -1):
-        d = buf[v]
-        if d < new_lo:
-            below += 1.0
-        elif d <= new_hi:
-            buf[j] = d
-            j -= 1
-    return j, below
+# The distances kept inside the two windows (w = 0: the first quartile's, 1: the third's).
+# A window's sub-bins are fixed for the draw: t = (d - L) · I with origin L and scale I
+# (``wpar[w] = (L, I, s_lo, s_hi)``), sub-bin int(t); the window is sub-bins s_lo .. s_hi,
+# narrowed at each read-off to the next industry's window by moving the counts of the
+# sub-bins below it to the pairs counted below, and dropping those above. No distance is
+# scanned for that, nor for a read-off: they are stored by bucket (a run of _SUB_PER_BUCKET
+# sub-bins), each bucket a chain of chunks of one pool, and a read-off scans only the buckets
+# around its order statistics (scanning every kept distance at each of the large demo's 105
+# read-offs, and at each trim, cost a sixth of a draw). Per window: ``pool[w]`` the chunks,
+# ``head[w, b]`` the chunk being filled of bucket b (-1: none), ``fill[w, b]`` how full it is,
+# ``chain[w, c]`` the bucket's previous chunk, ``free[w]`` chunks given back (a stack),
+# ``meta[w] = (chunks handed out, distances counted in the window, free chunks)`` and
+# ``hist[w, s]`` the distances kept by sub-bin.
 
 
 @numba.njit(cache=True)
@@ -100,63 +86,206 @@ def _coarsen(mom, f, delta):
 
 
 @numba.njit(cache=True)
-def _recount(hist, vals, lo, inv_w):
-    """The running count histogram of a window, from its kept values."""
-    nsub = hist.shape[0] - 1
-    hist[:] = 0.0
-    for v in range(vals.shape[0]):
-        hist[min(int((vals[v] - lo) * inv_w), nsub)] += 1.0
+def new_buffers(nchunks):
+    """Empty window buffers of ``nchunks`` chunks each: (pool, head, fill, chain, free, meta,
+    hist)."""
+    return (np.empty((2, nchunks * _CHUNK)), np.full((2, _NBUCKET), -1, dtype=np.int64),
+            np.zeros((2, _NBUCKET), dtype=np.int64), np.full((2, nchunks), -1, dtype=np.int64),
+            np.zeros((2, nchunks), dtype=np.int64), np.zeros((2, 3), dtype=np.int64),
+            np.zeros((2, _NSUB + 1)))
 
 
 @numba.njit(cache=True)
-def _select_counted(vals, nval, lo, hi, inv_w, hist, below, j0, j1, ones):
-    """:func:`kern._select_in_window` for values that each stand for one pair and whose
-    sub-bins ``int((v - lo) · inv_w)`` were counted in ``hist`` as they were kept: the running
-    counts give the sub-bins holding the j0-th and j1-th order statistics, so one scan gathers
-    their values (no histogram pass per read-off). If the values gathered are not as many as
-    counted (a value binned differently), :func:`kern._select_in_window` decides."""
+def buffers_for(cap, tile):
+    """Window buffers with room for ``cap`` distances each, for tiles of ``tile``."""
+    return new_buffers(cap // _CHUNK + 2 * _NBUCKET + tile // _CHUNK + 2)
+
+
+@numba.njit(cache=True)
+def _reset(w, head, fill, meta, hist):
+    """Window ``w``'s buffer emptied."""
+    head[w, :] = -1
+    fill[w, :] = 0
+    meta[w, :] = 0
+    hist[w, :] = 0.0
+
+
+@numba.njit(cache=True)
+def _set_window(wpar, w, lo, hi):
+    """Window ``w``'s sub-bins: [lo, hi] in _NSUB of them (an empty window: every distance
+    counts as below it, so its quartile is never found there)."""
+    wpar[w, 0] = lo
+    if hi > lo:
+        wpar[w, 1] = _NSUB / (hi - lo)
+        wpar[w, 2] = 0.0
+        wpar[w, 3] = _NSUB
+    else:
+        wpar[w, 1] = 0.0
+        wpar[w, 2] = 1.0
+        wpar[w, 3] = 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _sub_bin(d, origin, scale):
+    return min(max(int((d - origin) * scale), 0), _NSUB)
+
+
+@numba.njit(cache=True, inline="always")
+def _push(w, d, sub, pool, head, fill, chain, free, meta, hist):
+    """Keep distance ``d`` of sub-bin ``sub`` in window ``w``'s buffer (the caller has made
+    sure a chunk is free: :func:`_room`)."""
+    hist[w, sub] += 1.0
+    meta[w, 1] += 1
+    b = sub >> _BUCKET_SHIFT
+    c = head[w, b]
+    f = fill[w, b]
+    if c < 0 or f == _CHUNK:
+        if meta[w, 2] > 0:  # a chunk given back
+            meta[w, 2] -= 1
+            c = free[w, meta[w, 2]]
+        else:
+            c = meta[w, 0]
+            meta[w, 0] += 1
+        chain[w, c] = head[w, b]
+        head[w, b] = c
+        f = 0
+    pool[w, c * _CHUNK + f] = d
+    fill[w, b] = f + 1
+
+
+@numba.njit(cache=True)
+def _room(m, chain, meta):
+    """Whether both window buffers can take ``m`` more distances (at worst every bucket
+    starts a chunk)."""
+    need = m // _CHUNK + _NBUCKET + 1
+    nchunks = chain.shape[1]
+    return (nchunks - meta[0, 0] + meta[0, 2] >= need
+            and nchunks - meta[1, 0] + meta[1, 2] >= need)
+
+
+@numba.njit(cache=True)
+def _gather(w, s_lo, s_hi, wpar, pool, head, fill, chain, out):
+    """The distances of window ``w`` whose sub-bin is within ``s_lo .. s_hi`` (computed as
+    when they were kept), written to ``out`` (as many as fit); returns how many there are."""
+    m = 0
+    origin = wpar[w, 0]
+    scale = wpar[w, 1]
+    span = np.uint64(s_hi - s_lo)
+    for b in range(s_lo >> _BUCKET_SHIFT, (s_hi >> _BUCKET_SHIFT) + 1):
+        c = head[w, b]
+        n_in = fill[w, b]
+        while c >= 0:
+            seg = pool[w, c * _CHUNK:c * _CHUNK + n_in]
+            for v in range(seg.shape[0]):
+                x = seg[v]
+                # s_lo <= sub <= s_hi in one unsigned comparison (two would branch)
+                if np.uint64(_sub_bin(x, origin, scale) - s_lo) <= span:
+                    if m < out.shape[0]:
+                        out[m] = x
+                    m += 1
+            c = chain[w, c]
+            n_in = _CHUNK
+    return m
+
+
+@numba.njit(cache=True)
+def _free_bucket(w, b, head, fill, chain, free, meta):
+    c = head[w, b]
+    while c >= 0:
+        free[w, meta[w, 2]] = c
+        meta[w, 2] += 1
+        c = chain[w, c]
+    head[w, b] = -1
+    fill[w, b] = 0
+
+
+@numba.njit(cache=True)
+def _narrow(w, new_lo, new_hi, wpar, pool, head, fill, chain, free, meta, hist):
+    """Window ``w`` narrowed to the sub-bins covering [new_lo, new_hi] (within the current
+    window): the counts below move to the pairs counted below (returned), those above are
+    dropped, and buckets left wholly outside give their chunks back; a window narrowed to
+    fewer than _REORIGIN sub-bins is binned afresh on [new_lo, new_hi] (its distances kept
+    again). No distance is read unless binned afresh."""
+    origin = wpar[w, 0]
+    scale = wpar[w, 1]
+    s_lo = int(wpar[w, 2])
+    s_hi = int(wpar[w, 3])
+    if scale > 0.0 and new_hi > new_lo:
+        n_lo = max(s_lo, min(int(np.floor((new_lo - origin) * scale)), _NSUB))
+        n_hi = min(s_hi, max(int(np.floor((new_hi - origin) * scale)), 0))
+    else:
+        n_lo = s_hi + 1
+        n_hi = s_hi
+    if n_hi < n_lo:  # empty: every pair counts as below (the quartile is not found here)
+        n_lo = _NSUB + 1
+        n_hi = _NSUB
+    gone = 0.0
+    for s in range(0, n_lo):
+        gone += hist[w, s]
+        hist[w, s] = 0.0
+    for s in range(n_hi + 1, _NSUB + 1):
+        hist[w, s] = 0.0
+    kept = 0.0
+    for s in range(n_lo, n_hi + 1):
+        kept += hist[w, s]
+    meta[w, 1] = int(kept)
+    for b in range(_NBUCKET):
+        if (b + 1) * _SUB_PER_BUCKET <= n_lo or b * _SUB_PER_BUCKET > n_hi:
+            _free_bucket(w, b, head, fill, chain, free, meta)
+    wpar[w, 2] = n_lo
+    wpar[w, 3] = n_hi
+    if n_hi >= n_lo and n_hi - n_lo < _REORIGIN and new_hi > new_lo:
+        vals = np.empty(meta[w, 1])
+        n = _gather(w, n_lo, n_hi, wpar, pool, head, fill, chain, vals)
+        _reset(w, head, fill, meta, hist)
+        _set_window(wpar, w, new_lo, new_hi)
+        for v in range(min(n, vals.shape[0])):
+            d = vals[v]
+            t = (d - wpar[w, 0]) * wpar[w, 1]
+            if t < wpar[w, 2]:
+                gone += 1.0
+            elif t < wpar[w, 3] + 1.0:
+                _push(w, d, _sub_bin(d, wpar[w, 0], wpar[w, 1]), pool, head, fill, chain, free,
+                      meta, hist)
+    return gone
+
+
+@numba.njit(cache=True)
+def _select_counted(w, below, j0, j1, wpar, pool, head, fill, chain, meta, hist):
+    """The j0-th and j1-th smallest of all pairs' distances (0-based; ``below`` of them
+    below window ``w``), from its buffer: the running counts give the sub-bins holding
+    them, and only their buckets are scanned. NaN if they are not inside the window. If the
+    distances found there are not as many as counted (a sub-bin computed differently), every
+    kept distance goes to :func:`kern._select_in_window`."""
     out = np.full(2, np.nan)
     if j0 < below:
         return out
-    nsub = hist.shape[0] - 1
+    h = hist[w]
     c = below
     b0 = -1
     b1 = -1
     base = 0.0
-    for ib in range(nsub + 1):
-        if b0 < 0 and c + hist[ib] > j0:
+    for ib in range(_NSUB + 1):
+        if b0 < 0 and c + h[ib] > j0:
             b0 = ib
             base = c
-        if c + hist[ib] > j1:
+        if c + h[ib] > j1:
             b1 = ib
             break
-        c += hist[ib]
-    if b0 < 0 or b1 < 0:
-        return kern._select_in_window(vals, ones, nval, lo, hi, below, j0, j1)
+        c += h[ib]
     want = 0
-    for ib in range(b0, b1 + 1):
-        want += int(hist[ib])
+    if b0 >= 0 and b1 >= 0:
+        for ib in range(b0, b1 + 1):
+            want += int(h[ib])
     ds = np.empty(want)
-    m = 0
-    # the sub-bins' value range, tested with one comparison per value (this scan is the
-    # read-off's cost; ``a <= x and x < b`` compiles to two branches, the first a coin toss):
-    # a value within rounding of an edge may fall on the other side than its count did, and
-    # then the numbers disagree and the full selection decides
-    w = 1.0 / inv_w if inv_w > 0.0 else 0.0
-    v_lo = lo + b0 * w
-    v_hi = lo + (b1 + 1) * w if b1 < nsub else hi
-    mid = 0.5 * (v_lo + v_hi)
-    half = 0.5 * (v_hi - v_lo)
-    if b1 >= nsub:
-        half = half * (1.0 + 1e-12) + 1e-300  # the last sub-bin holds the window's top
-    for v in range(nval):
-        x = vals[v]
-        if abs(x - mid) < half:
-            if m < want:
-                ds[m] = x
-            m += 1
-    if m != want:
-        return kern._select_in_window(vals, ones, nval, lo, hi, below, j0, j1)
+    if b0 < 0 or b1 < 0 or _gather(w, b0, b1, wpar, pool, head, fill, chain, ds) != want:
+        vals = np.empty(meta[w, 1])
+        n = _gather(w, int(wpar[w, 2]), int(wpar[w, 3]), wpar, pool, head, fill, chain, vals)
+        n = min(n, vals.shape[0])
+        if n == 0:
+            return out
+        return kern._select_in_window(vals, np.ones(n), n, vals[:n].min(), vals[:n].max(),
+                                      below, j0, j1)
     ds.sort()
     out[0] = ds[int(j0 - base)]
     out[1] = ds[int(j1 - base)]
@@ -164,9 +293,8 @@ def _select_counted(vals, nval, lo, hi, inv_w, hist, below, j0, j1, ones):
 
 
 @numba.njit(cache=True)
-def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1, ones,
-              overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h, grid_per_h, trunc_h,
-              moments, hist0, iw0, hist1, iw1):
+def _read_off(s, s1, s2, below0, below1, overflow, mom, delta, nb, rs, rmax, rule_factor,
+              fixed_h, grid_per_h, trunc_h, moments, wpar, pool, head, fill, chain, meta, hist):
     """K, stats (h, q25, q75, sd) and success of the prefix of ``s`` establishments."""
     out = np.full(rs.shape[0], np.nan)
     stats = np.full(4, np.nan)
@@ -182,10 +310,11 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
     j75 = min(k75 + 1.0, npairs - 1.0)
     # both order statistics of each quartile among the pairs kept in its window (counted,
     # not tested for NaN: the caller's fastmath may assume there are none)
-    inside = (below0 <= k25 and below0 + k0 > j25 and below1 <= k75 and below1 + k1 > j75)
+    inside = (below0 <= k25 and below0 + meta[0, 1] > j25 and below1 <= k75
+              and below1 + meta[1, 1] > j75)
     if fixed_h <= 0.0 and not overflow and inside:
-        v = _select_counted(buf0, k0, lo0, hi0, iw0, hist0, below0, k25, j25, ones)
-        w = _select_counted(buf1, k1, lo1, hi1, iw1, hist1, below1, k75, j75, ones)
+        v = _select_counted(0, below0, k25, j25, wpar, pool, head, fill, chain, meta, hist)
+        w = _select_counted(1, below1, k75, j75, wpar, pool, head, fill, chain, meta, hist)
         q25 = v[0] + f25 * (v[1] - v[0])
         q75 = w[0] + f75 * (w[1] - w[0])
         stats[1] = q25
@@ -209,65 +338,95 @@ def _read_off(s, s1, s2, buf0, k0, lo0, hi0, below0, buf1, k1, lo1, hi1, below1,
 
 
 @numba.njit(cache=True, fastmath=True, inline="always")
-def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv,
-           spare, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments, hist0, iw0, hist1, iw1):
-    """Pairs of establishment ``t`` with establishments ``lo .. hi-1``: their Σd, Σd², counts
-    below the two windows, moments, and the distances inside the windows pushed on the two
-    stacks of ``buf``. Returns (Σd, Σd², below first, below second, k0, k1)."""
+def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, urow, wf, idx,
+           inv, spare, delta, mom, moments, wpar, pool, head, fill, chain, free, meta, hist):
+    """Pairs of establishment ``t`` with establishments ``lo .. hi-1``: their Σd, Σd², the
+    pairs below the two windows, moments, and the distances inside the windows kept in their
+    buffers. Returns (Σd, Σd², below first, below second)."""
     m = hi - lo
     kern.row_distances_to(cx[t], cy[t], cz[t], cx, cy, cz, lo, hi, sphere, radius, coefs,
                           nterms, drow)
+    o0 = wpar[0, 0]
+    sc0 = wpar[0, 1]
+    a0 = wpar[0, 2]
+    z0 = wpar[0, 3] + 1.0
+    o1 = wpar[1, 0]
+    sc1 = wpar[1, 1]
+    a1 = wpar[1, 2]
+    z1 = wpar[1, 3] + 1.0
     r1 = 0.0
     r2 = 0.0
     b0 = 0.0
     b1 = 0.0
-    # branch-free (vectorised): sums, counts below the windows, bin and offset, and a flag
-    # per pair: 1 inside the first quartile's window, 2 inside the third's (disjoint windows)
+    # branch-free (vectorised): sums, pairs below the windows, bin and offset, and a flag per
+    # pair: 1 inside the first quartile's window, 2 inside the third's (disjoint windows),
+    # by the windows' sub-bin coordinate t (the same as the buffers bin by)
     for j in range(m):
         dd = drow[j]
         r1 += dd
         r2 += dd * dd
-        # if-converted to one masked add (``1.0 * (dd < lo0)`` compiles to four instructions)
-        if dd < lo0:
+        t0 = (dd - o0) * sc0
+        t1 = (dd - o1) * sc1
+        # if-converted to one masked add (``1.0 * (t0 < a0)`` compiles to four instructions)
+        if t0 < a0:
             b0 += 1.0
-        if dd < lo1:
+        if t1 < a1:
             b1 += 1.0
         if moments:  # loop-invariant: the compiler splits the loop on it
             fb = math.floor(min(dd * inv, spare[j]))
             irow[j] = np.int32(fb)
             urow[j] = dd - (fb + 0.5) * delta
-        wf[j] = np.uint8(((dd >= lo0) & (dd <= hi0)) | (((dd >= lo1) & (dd <= hi1)) << 1))
-    # the histogram update, and a distance inside a window pushed on the bottom (first
-    # quartile) or top (third) stack of ``buf``: a branch on the flag, rarely taken
+        wf[j] = np.uint8(((t0 >= a0) & (t0 < z0)) | (((t1 >= a1) & (t1 < z1)) << 1))
+    # the histogram update, and the pairs inside a window listed (a rarely taken branch;
+    # keeping them right here would make this loop's body too large to stay lean)
+    npush = 0
     for j in range(m):
         if moments:
             kern.add_moments4(mom, irow[j], 1.0, urow[j])
-        f = wf[j]
-        if f:
-            dd = drow[j]
-            if f == 1:
-                buf[k0] = dd
-                k0 += 1
-                hist0[min(int((dd - lo0) * iw0), _NSUB)] += 1.0
+        if wf[j]:
+            idx[npush] = j
+            npush += 1
+    # _push written out: called per distance, a function taking arrays costs four times as
+    # much (their reference counts are updated at each call; measured 40 against 10 ns)
+    for q in range(npush):
+        j = idx[q]
+        w = wf[j] >> 1
+        dd = drow[j]
+        sub = _sub_bin(dd, wpar[w, 0], wpar[w, 1])
+        hist[w, sub] += 1.0
+        meta[w, 1] += 1
+        b = sub >> _BUCKET_SHIFT
+        c = head[w, b]
+        f = fill[w, b]
+        if c < 0 or f == _CHUNK:
+            if meta[w, 2] > 0:  # a chunk given back
+                meta[w, 2] -= 1
+                c = free[w, meta[w, 2]]
             else:
-                buf[k1] = dd
-                k1 -= 1
-                hist1[min(int((dd - lo1) * iw1), _NSUB)] += 1.0
-    return r1, r2, b0, b1, k0, k1
+                c = meta[w, 0]
+                meta[w, 0] += 1
+            chain[w, c] = head[w, b]
+            head[w, b] = c
+            f = 0
+        pool[w, c * _CHUNK + f] = dd
+        fill[w, b] = f + 1
+    return r1, r2, b0, b1
 
 
 @numba.njit(cache=True, fastmath=True)
 def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_factor, fixed_h,
-                  grid_per_h, trunc_h, cap, moments, ones, coefs, nterms, tile, group):
+                  grid_per_h, trunc_h, cap, moments, coefs, nterms, tile, group, bufs=None):
     """Counterfactuals of every industry from one ordered draw of establishments.
 
     ``draw``: location index of each drawn establishment, in draw order; ``sizes``: the
     industries' sizes, ascending, the last equal to ``len(draw)``; ``win[k]``: windows
     (2 × 2: lo, hi) around the quartiles for industry ``k``, each inside the previous one.
     Returns K (industries × ``len(rs)``, only with ``moments``), stats (h, q25, q75, sd) and
-    a success flag per industry. The two windows of an industry must not overlap. ``ones``:
-    at least ``2 · cap`` ones (the kept distances' multiplicities). ``coefs``, ``nterms``:
-    the asin polynomial for the economy's extent (:func:`kern.asin_economised`).
+    a success flag per industry. The two windows of an industry must not overlap. ``cap``:
+    room for the distances kept in each window, or ``bufs``: window buffers from
+    :func:`buffers_for` to reuse (a fresh buffer's pages are mapped as they are first
+    written, which costs about as much again as the writing). ``coefs``, ``nterms``: the
+    asin polynomial for the economy's extent (:func:`kern.asin_economised`).
 
     The pairs are visited in tiles: a group of up to ``group`` establishments (never past an
     industry's size) against ``tile`` earlier ones at a time, so that the earlier ones'
@@ -293,17 +452,20 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     irow = np.empty(tile, dtype=np.int32)
     urow = np.empty(tile)
     wf = np.empty(tile, dtype=np.uint8)
-    buf = np.empty(2 * cap)
-    top = 2 * cap - 1
-    k0 = 0  # next free slot of the bottom stack (first quartile's window)
-    k1 = top  # next free slot of the top stack (third quartile's window)
+    idx = np.empty(tile, dtype=np.int64)
+    if bufs is None:
+        pool, head, fill, chain, free, meta, hist = buffers_for(cap, tile)
+    else:
+        pool, head, fill, chain, free, meta, hist = bufs
+        _reset(0, head, fill, meta, hist)
+        _reset(1, head, fill, meta, hist)
     below0 = 0.0
     below1 = 0.0
     s1 = 0.0
     s2 = 0.0
     overflow = False
     inv = 1.0 / delta
-    # the spare bin of each column, fnb + (j mod _SPARE), read from memory: computed in the
+    # the spare bin of each column, nb + (j mod _SPARE), read from memory: computed in the
     # vector loop it costs four vector instructions per eight pairs
     spare = np.empty(tile)
     for j in range(tile):
@@ -312,15 +474,9 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
     for ri in range(rs.shape[0]):
         rmax = max(rmax, rs[ri])
     kind = 0
-    lo0 = win[0, 0, 0]
-    hi0 = win[0, 0, 1]
-    lo1 = win[0, 1, 0]
-    hi1 = win[0, 1, 1]
-    # running counts of the kept distances by sub-bin of their window (see _select_counted)
-    hist0 = np.zeros(_NSUB + 1)
-    hist1 = np.zeros(_NSUB + 1)
-    iw0 = _NSUB / (hi0 - lo0) if hi0 > lo0 else 0.0
-    iw1 = _NSUB / (hi1 - lo1) if hi1 > lo1 else 0.0
+    wpar = np.empty((2, 4))  # per window: origin, scale, first and last sub-bin
+    _set_window(wpar, 0, win[0, 0, 0], win[0, 0, 1])
+    _set_window(wpar, 1, win[0, 1, 0], win[0, 1, 1])
     g0 = 1  # establishments 0 .. g0-1 have been paired with each other
     while kind < n_ind:
         if sizes[kind] <= g0:  # a size below 2: nothing to read off (stays not ok)
@@ -330,36 +486,32 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         for c0 in range(0, g0, tile):
             c1 = min(c0 + tile, g0)
             for t in range(g0, g1):
-                if k1 - k0 < 2 * tile:
+                if not _room(c1 - c0, chain, meta):
                     overflow = True  # quartiles of the remaining industries: per-sample kernels
-                    k0 = 0
-                    k1 = top
-                    hist0[:] = 0.0
-                    hist1[:] = 0.0
+                    _reset(0, head, fill, meta, hist)
+                    _reset(1, head, fill, meta, hist)
                 if moments:  # a constant inside: the compiler keeps the loops branch-free
-                    r1, r2, b0, b1, k0, k1 = _visit(
+                    r1, r2, b0, b1 = _visit(
                         cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
-                        wf, inv, spare, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, True, hist0,
-                        iw0, hist1, iw1)
+                        wf, idx, inv, spare, delta, mom, True, wpar, pool, head, fill, chain,
+                        free, meta, hist)
                 else:
-                    r1, r2, b0, b1, k0, k1 = _visit(
+                    r1, r2, b0, b1 = _visit(
                         cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
-                        wf, inv, spare, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, False, hist0,
-                        iw0, hist1, iw1)
+                        wf, idx, inv, spare, delta, mom, False, wpar, pool, head, fill, chain,
+                        free, meta, hist)
                 s1 += r1
                 s2 += r2
                 below0 += b0
                 below1 += b1
         for t in range(g0 + 1, g1):  # the group's own pairs
-            if k1 - k0 < 2 * tile:
+            if not _room(t - g0, chain, meta):
                 overflow = True
-                k0 = 0
-                k1 = top
-                hist0[:] = 0.0
-                hist1[:] = 0.0
-            r1, r2, b0, b1, k0, k1 = _visit(
-                cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, inv,
-                spare, delta, lo0, hi0, lo1, hi1, mom, buf, k0, k1, moments, hist0, iw0, hist1, iw1)
+                _reset(0, head, fill, meta, hist)
+                _reset(1, head, fill, meta, hist)
+            r1, r2, b0, b1 = _visit(
+                cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, idx,
+                inv, spare, delta, mom, moments, wpar, pool, head, fill, chain, free, meta, hist)
             s1 += r1
             s2 += r2
             below0 += b0
@@ -367,47 +519,38 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         g0 = g1
         while kind < n_ind and sizes[kind] == g0:
             out[kind], stats[kind], ok[kind] = _read_off(
-                g0, s1, s2, buf[:k0], k0, lo0, hi0, below0, buf[k1 + 1:], top - k1, lo1, hi1,
-                below1, ones, overflow, mom, delta, nb, rs, rmax, rule_factor, fixed_h,
-                grid_per_h, trunc_h, moments, hist0, iw0, hist1, iw1)
+                g0, s1, s2, below0, below1, overflow, mom, delta, nb, rs, rmax, rule_factor,
+                fixed_h, grid_per_h, trunc_h, moments, wpar, pool, head, fill, chain, meta, hist)
             kind += 1
-            # the buffer keeps the windows it was last trimmed to (they hold the next
-            # industry's) until the next industry's are narrower by _TRIM_RATIO: trimming at
-            # every read-off would scan the buffer once more per industry
-            if kind < n_ind and not overflow:
-                if win[kind, 0, 1] - win[kind, 0, 0] < _TRIM_RATIO * (hi0 - lo0):
-                    k0, c0_ = _trim(buf, k0, win[kind, 0, 0], win[kind, 0, 1])
-                    below0 += c0_
-                    lo0 = win[kind, 0, 0]
-                    hi0 = win[kind, 0, 1]
-                    iw0 = _NSUB / (hi0 - lo0) if hi0 > lo0 else 0.0
-                    _recount(hist0, buf[:k0], lo0, iw0)
-                if win[kind, 1, 1] - win[kind, 1, 0] < _TRIM_RATIO * (hi1 - lo1):
-                    k1, c1_ = _trim_top(buf, k1, win[kind, 1, 0], win[kind, 1, 1])
-                    below1 += c1_
-                    lo1 = win[kind, 1, 0]
-                    hi1 = win[kind, 1, 1]
-                    iw1 = _NSUB / (hi1 - lo1) if hi1 > lo1 else 0.0
-                    _recount(hist1, buf[k1 + 1:], lo1, iw1)
+            if kind < n_ind and not overflow:  # on to the next industry's windows
+                below0 += _narrow(0, win[kind, 0, 0], win[kind, 0, 1], wpar, pool, head, fill,
+                                  chain, free, meta, hist)
+                below1 += _narrow(1, win[kind, 1, 0], win[kind, 1, 1], wpar, pool, head, fill,
+                                  chain, free, meta, hist)
     return out, stats, ok
 
 
 @numba.njit(cache=True, parallel=True)
 def nested_block(draws, coords, sphere, radius, sizes, win, delta, nb, rs, rule_factor,
-                 fixed_h, grid_per_h, trunc_h, cap, moments, coefs, nterms):
-    """:func:`nested_sample` for many ordered draws (rows of ``draws``), in parallel."""
+                 fixed_h, grid_per_h, trunc_h, cap, moments, coefs, nterms, workers):
+    """:func:`nested_sample` for many ordered draws (rows of ``draws``), in parallel on
+    ``workers`` threads."""
     nd = draws.shape[0]
-    ones = np.ones(2 * cap)  # the two windows share a buffer of 2 · cap
     out = np.full((nd, sizes.shape[0], rs.shape[0]), np.nan)
     stats = np.full((nd, sizes.shape[0], 4), np.nan)
     ok = np.zeros((nd, sizes.shape[0]), dtype=np.bool_)
-    for p in numba.prange(nd):
-        o, st, fine = nested_sample(draws[p], coords, sphere, radius, sizes, win, delta, nb, rs,
-                                    rule_factor, fixed_h, grid_per_h, trunc_h, cap, moments,
-                                    ones, coefs, nterms, _TILE, _GROUP)
-        out[p] = o
-        stats[p] = st
-        ok[p] = fine
+    # one set of window buffers per worker, reused from draw to draw (draws cost alike, so
+    # dealing them out in turn balances the work)
+    workers = max(1, min(workers, nd))
+    for th in numba.prange(workers):
+        bufs = buffers_for(cap, _TILE)
+        for p in range(th, nd, workers):
+            o, st, fine = nested_sample(draws[p], coords, sphere, radius, sizes, win, delta, nb,
+                                        rs, rule_factor, fixed_h, grid_per_h, trunc_h, cap,
+                                        moments, coefs, nterms, _TILE, _GROUP, bufs)
+            out[p] = o
+            stats[p] = st
+            ok[p] = fine
     return out, stats, ok
 
 
@@ -426,7 +569,7 @@ def single_block(flat, offsets, coords, sphere, radius, win, delta, nb, rs, rule
         size = np.full(1, draw.shape[0], dtype=np.int64)
         o, st, fine = nested_sample(draw, coords, sphere, radius, size, win[p:p + 1], delta[p],
                                     nb[p], rs, rule_factor, fixed_h, grid_per_h, trunc_h, cap[p],
-                                    True, np.ones(2 * cap[p]), coefs, nterms, _TILE, _GROUP)
+                                    True, coefs, nterms, _TILE, _GROUP)
         out[p] = o[0]
         stats[p] = st[0]
         ok[p] = fine[0]

@@ -491,7 +491,7 @@ def _nested_counterfactuals(prepared: list[tuple[str, np.ndarray]], n_all: int, 
                               for _ in range(stop - start)])]
         out, _, ok = knest.nested_block(draws, coords, sphere, EARTH_RADIUS_KM, sizes, win, delta,
                                         nb, evals, rule_factor, fixed_h, kern.GRID_PER_H,
-                                        kern.TRUNC_H, cap, True, coefs, nterms)
+                                        kern.TRUNC_H, cap, True, coefs, nterms, threads)
         miss = np.argwhere(~ok)
         if len(miss):
             # the tiled single pass with each prefix's own windows, then the kernels
