@@ -61,8 +61,9 @@ estimate is read off when the prefix reaches its size: ``max n² / 2`` pair visi
 instead of ``Σ n² / 2`` (11× fewer for the ``large`` demo economy). Draws stay independent
 within an industry and are shared across industries (a statement about several industries at
 once should not treat their tests as independent). The pairs are visited in cache-sized
-tiles, with ``asin`` as a Chebyshev-economised polynomial (about 5 ns per pair on one core for
-the ``large`` demo's draws across China). The quartile windows come from the spread of 16
+tiles, with ``asin`` as a Chebyshev-economised polynomial (about 3 ns per pair on one core for
+the ``large`` demo's draws across China; every industry with 1000 counterfactuals and bands in
+16.5 minutes on 2 cores, bench/kdensity_demo.py). The quartile windows come from the spread of 16
 pilot draws' quartiles (estimated from random pairs); the observed industries of 3,000 or more
 establishments, and any prefix whose quartile misses its window, take the same tiled pass with
 windows from a million random pairs of their own (binomial bounds at 7 standard deviations),
