@@ -212,8 +212,8 @@ def _window_buffer(vals: np.ndarray, lo: float, hi: float, nchunks: int = 64) ->
     knest._set_window(wpar, 0, lo, hi)
     knest._set_window(wpar, 1, 0.0, 0.0)
     bufs = knest.new_buffers(nchunks)
-    for d in vals:
-        knest._push(0, d, knest._sub_bin(d, wpar[0, 0], wpar[0, 1]), *bufs)
+    knest._push_listed(vals, np.ones(vals.size, dtype=np.uint8), np.arange(vals.size), vals.size,
+                       wpar, *bufs)
     return wpar, bufs
 
 

@@ -131,36 +131,48 @@ def _sub_bin(d, origin, scale):
 
 
 @numba.njit(cache=True, inline="always")
-def _push(w, d, sub, pool, head, fill, chain, free, meta, hist):
-    """Keep distance ``d`` of sub-bin ``sub`` in window ``w``'s buffer (the caller has made
-    sure a chunk is free: :func:`_room`)."""
-    hist[w, sub] += 1.0
-    meta[w, 1] += 1
-    b = sub >> _BUCKET_SHIFT
-    c = head[w, b]
-    f = fill[w, b]
-    if c < 0 or f == _CHUNK:
-        if meta[w, 2] > 0:  # a chunk given back
-            meta[w, 2] -= 1
-            c = free[w, meta[w, 2]]
-        else:
-            c = meta[w, 0]
-            meta[w, 0] += 1
-        chain[w, c] = head[w, b]
-        head[w, b] = c
-        f = 0
-    pool[w, c * _CHUNK + f] = d
-    fill[w, b] = f + 1
+def _push_listed(vals, flags, idx, n, wpar, pool, head, fill, chain, free, meta, hist):
+    """Keep ``vals[j]`` for ``j`` in ``idx[:n]``, each in window ``flags[j] >> 1`` (flag 1:
+    the first window, 2: the second), by its sub-bin there; the caller has made sure the
+    chunks are free (:func:`_make_room`). One call per list, not per distance: a function
+    taking arrays costs about 40 ns per call (their reference counts), written-out code 10."""
+    for q in range(n):
+        j = idx[q]
+        w = flags[j] >> 1
+        d = vals[j]
+        sub = _sub_bin(d, wpar[w, 0], wpar[w, 1])
+        hist[w, sub] += 1.0
+        meta[w, 1] += 1
+        b = sub >> _BUCKET_SHIFT
+        c = head[w, b]
+        f = fill[w, b]
+        if c < 0 or f == _CHUNK:
+            if meta[w, 2] > 0:  # a chunk given back
+                meta[w, 2] -= 1
+                c = free[w, meta[w, 2]]
+            else:
+                c = meta[w, 0]
+                meta[w, 0] += 1
+            chain[w, c] = head[w, b]
+            head[w, b] = c
+            f = 0
+        pool[w, c * _CHUNK + f] = d
+        fill[w, b] = f + 1
 
 
 @numba.njit(cache=True)
-def _room(m, chain, meta):
+def _make_room(m, head, fill, chain, meta, hist):
     """Whether both window buffers can take ``m`` more distances (at worst every bucket
-    starts a chunk)."""
+    starts a chunk); if not, both are emptied (an overflow: the quartiles of the remaining
+    industries come from the per-sample kernels)."""
     need = m // _CHUNK + _NBUCKET + 1
     nchunks = chain.shape[1]
-    return (nchunks - meta[0, 0] + meta[0, 2] >= need
-            and nchunks - meta[1, 0] + meta[1, 2] >= need)
+    if (nchunks - meta[0, 0] + meta[0, 2] >= need
+            and nchunks - meta[1, 0] + meta[1, 2] >= need):
+        return True
+    _reset(0, head, fill, meta, hist)
+    _reset(1, head, fill, meta, hist)
+    return False
 
 
 @numba.njit(cache=True)
@@ -239,14 +251,17 @@ def _narrow(w, new_lo, new_hi, wpar, pool, head, fill, chain, free, meta, hist):
         n = _gather(w, n_lo, n_hi, wpar, pool, head, fill, chain, vals)
         _reset(w, head, fill, meta, hist)
         _set_window(wpar, w, new_lo, new_hi)
+        keep = np.empty(n, dtype=np.int64)
+        k = 0
         for v in range(min(n, vals.shape[0])):
-            d = vals[v]
-            t = (d - wpar[w, 0]) * wpar[w, 1]
+            t = (vals[v] - wpar[w, 0]) * wpar[w, 1]
             if t < wpar[w, 2]:
                 gone += 1.0
             elif t < wpar[w, 3] + 1.0:
-                _push(w, d, _sub_bin(d, wpar[w, 0], wpar[w, 1]), pool, head, fill, chain, free,
-                      meta, hist)
+                keep[k] = v
+                k += 1
+        _push_listed(vals, np.full(vals.shape[0], w + 1, dtype=np.uint8), keep, k, wpar, pool,
+                     head, fill, chain, free, meta, hist)
     return gone
 
 
@@ -386,30 +401,7 @@ def _visit(cx, cy, cz, t, lo, hi, sphere, radius, coefs, nterms, drow, irow, uro
         if wf[j]:
             idx[npush] = j
             npush += 1
-    # _push written out: called per distance, a function taking arrays costs four times as
-    # much (their reference counts are updated at each call; measured 40 against 10 ns)
-    for q in range(npush):
-        j = idx[q]
-        w = wf[j] >> 1
-        dd = drow[j]
-        sub = _sub_bin(dd, wpar[w, 0], wpar[w, 1])
-        hist[w, sub] += 1.0
-        meta[w, 1] += 1
-        b = sub >> _BUCKET_SHIFT
-        c = head[w, b]
-        f = fill[w, b]
-        if c < 0 or f == _CHUNK:
-            if meta[w, 2] > 0:  # a chunk given back
-                meta[w, 2] -= 1
-                c = free[w, meta[w, 2]]
-            else:
-                c = meta[w, 0]
-                meta[w, 0] += 1
-            chain[w, c] = head[w, b]
-            head[w, b] = c
-            f = 0
-        pool[w, c * _CHUNK + f] = dd
-        fill[w, b] = f + 1
+    _push_listed(drow, wf, idx, npush, wpar, pool, head, fill, chain, free, meta, hist)
     return r1, r2, b0, b1
 
 
@@ -486,10 +478,8 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
         for c0 in range(0, g0, tile):
             c1 = min(c0 + tile, g0)
             for t in range(g0, g1):
-                if not _room(c1 - c0, chain, meta):
+                if not _make_room(c1 - c0, head, fill, chain, meta, hist):
                     overflow = True  # quartiles of the remaining industries: per-sample kernels
-                    _reset(0, head, fill, meta, hist)
-                    _reset(1, head, fill, meta, hist)
                 if moments:  # a constant inside: the compiler keeps the loops branch-free
                     r1, r2, b0, b1 = _visit(
                         cx, cy, cz, t, c0, c1, sphere, radius, coefs, nterms, drow, irow, urow,
@@ -505,10 +495,8 @@ def nested_sample(draw, coords, sphere, radius, sizes, win, delta, nb, rs, rule_
                 below0 += b0
                 below1 += b1
         for t in range(g0 + 1, g1):  # the group's own pairs
-            if not _room(t - g0, chain, meta):
+            if not _make_room(t - g0, head, fill, chain, meta, hist):
                 overflow = True
-                _reset(0, head, fill, meta, hist)
-                _reset(1, head, fill, meta, hist)
             r1, r2, b0, b1 = _visit(
                 cx, cy, cz, t, g0, t, sphere, radius, coefs, nterms, drow, irow, urow, wf, idx,
                 inv, spare, delta, mom, moments, wpar, pool, head, fill, chain, free, meta, hist)
