@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -285,7 +286,8 @@ def test_the_gb18030_copy_tells_whether_its_text_has_an_underscore(
     path.write_bytes(text.encode("gb18030"))
     assert b"_" in path.read_bytes()
     monkeypatch.setattr(readers, "_CHUNK_BYTES", 1 << 12)  # many chunks
-    found: dict[str, bool] = {}
+    found: dict[str, bool | str] = {}
     with readers.utf8_copy(path, "gb18030", found=found) as utf8:
         assert utf8.read_text("utf-8") == text
-    assert found == {"underscore": expected}
+    # the source's bytes are hashed on the way, across the many chunks and their carried tails
+    assert found == {"underscore": expected, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

@@ -263,7 +263,7 @@ def _gb18030_to_utf8(src: np.ndarray, two: np.ndarray, four: np.ndarray,
 
 
 def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
-                           found: dict[str, bool] | None = None) -> bool:
+                           found: dict[str, bool | str] | None = None) -> bool:
     """Transcode GB18030 ``path`` into ``dst`` with the compiled kernel, in line-aligned chunks
     (0x0A never occurs inside a GB18030 character), each cut in two halves decoded by two
     threads (the kernel releases the GIL). False, with ``dst`` to be discarded, at the first
@@ -273,7 +273,9 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     decoded, the next one is read into a second buffer and the previous one's text written
     from a second pair of output buffers (serially, the two took half the time of a copy).
     ``found["underscore"]`` tells whether the text has a ``_`` (the GB18030 bytes can have 0x5F
-    inside a character, so the source file's bytes cannot tell; see ``scan_file``).
+    inside a character, so the source file's bytes cannot tell; see ``scan_file``), and
+    ``found["sha256"]`` is the SHA-256 of the source's bytes: they are hashed as they are read
+    (while the decoders work), so the file need not be read a second time to name the load.
     """
     two, four = _gb18030_tables()
     size = path.stat().st_size
@@ -283,11 +285,16 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     outs = [[np.frombuffer(r, dtype=np.uint8) for r in pair] for pair in raws]
     underscore = False
     done = 0
+    digest = hashlib.sha256()
     with open(path, "rb") as src, ThreadPoolExecutor(max_workers=2) as decoders, \
             ThreadPoolExecutor(max_workers=1) as writer:
+        # the first call loads the compiled kernel from Numba's cache (~0.3 s): a decoder thread
+        # does it while the first chunk is read and hashed
+        decoders.submit(_gb18030_to_utf8, np.zeros(0, dtype=np.uint8), two, four, outs[0][0])
         writing: Future[bool] | None = None
         carry = 0
         n = src.readinto(memoryview(bufs[0])[:_CHUNK_BYTES])
+        digest.update(memoryview(bufs[0])[:n])
         for k in itertools.count():
             buf, out, raw, nxt = bufs[k % 2], outs[k % 2], raws[k % 2], bufs[(k + 1) % 2]
             total = carry + n
@@ -304,6 +311,7 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
             nxt[:carry] = buf[cut:total]
             if not last:
                 n = src.readinto(memoryview(nxt)[carry:carry + _CHUNK_BYTES])
+                digest.update(memoryview(nxt)[carry:carry + n])
             results = [half.result() for half in halves]
             if writing is not None:
                 underscore |= writing.result()  # the other pair of output buffers is free again
@@ -316,8 +324,9 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
                 progress("decode", done / size)
             if last:
                 underscore |= writing.result()
-                if found is not None:
+                if found is not None and carry == 0:
                     found["underscore"] = underscore
+                    found["sha256"] = digest.hexdigest()
                 return carry == 0
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -394,7 +403,7 @@ def _scratch_dir(size: int) -> str | None:
 
 @contextmanager
 def utf8_copy(path: Path, encoding: str, progress: Progress | None = None,
-              found: dict[str, bool] | None = None) -> Iterator[Path]:
+              found: dict[str, bool | str] | None = None) -> Iterator[Path]:
     """Yield a UTF-8 version of ``path``: the file itself when it already is, else a temp copy.
 
     The copy is written chunk by chunk with an incremental decoder, so memory stays bounded
@@ -403,8 +412,8 @@ def utf8_copy(path: Path, encoding: str, progress: Progress | None = None,
     core; this process transcodes the first while worker processes transcode the others (the
     codec holds the GIL, so threads would not help), and their outputs are appended in order.
     The decoding is Python's own codec in every range, so the text is the same either way.
-    ``found``, when given, gets ``"underscore"`` (whether the text has a ``_``) where the copy
-    tells it (the compiled GB18030 path).
+    ``found``, when given, gets ``"underscore"`` (whether the text has a ``_``) and ``"sha256"``
+    (of the source's bytes) where the copy tells them (the compiled GB18030 path).
     """
     if encoding in ("utf-8", "utf-8-sig"):
         yield path
@@ -596,6 +605,8 @@ class RawSource:
     relation: str
     # whether the text DuckDB reads has a "_" (None: not known; then the source's bytes tell)
     underscore: bool | None = None
+    # SHA-256 of the source's bytes, when the transcoding copy computed it on its way ("": not)
+    sha256: str = ""
 
     def rejected(self, con: duckdb.DuckDBPyConnection, n_ok: int) -> str:
         """After the read: the table of rejected records (``line``, ``csv_line``,
@@ -648,7 +659,7 @@ def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
     info = SourceInfo(path=path, format=suffix.lstrip("."), encoding=encoding, delimiter=delimiter)
     n = next(_reject_counter)
     rej, scan = f"_rejects_{n}", f"_reject_scans_{n}"
-    found: dict[str, bool] = {}
+    found: dict[str, bool | str] = {}
     with utf8_copy(path, encoding, progress, found) as utf8:
         if progress is not None:
             progress("read", 0.0)
@@ -667,7 +678,8 @@ def open_delimited(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
         sql = (f"(SELECT NULL::BIGINT AS {ROW}, NULL::VARCHAR AS {MALFORMED}, {select} "
                f"FROM {reader})")
         yield RawSource(info=info, sql=sql, rejects=rej, relation=relation,
-                        underscore=found.get("underscore"))
+                        underscore=None if "underscore" not in found else bool(found["underscore"]),
+                        sha256=str(found.get("sha256", "")))
 
 
 def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, relation: str, suffix: str,
