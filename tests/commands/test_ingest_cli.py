@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -130,6 +131,9 @@ def test_rows_without_coordinates_are_located_from_the_gazetteer(tmp_path: Path)
     assert ledger.loc[1, "reason"] == "located_approx" and ledger.loc[1, "status"] == "corrected"
     assert ledger.loc[4, "reason"] == ledger.loc[5, "reason"] == "unresolved_location"
     assert "ambiguous" in ledger.loc[5, "detail"]
+    # the ledger keeps the source's values: B had no region code (the one found is in the table)
+    assert json.loads(ledger.loc[2, "original"])["行政区划代码"] is None
+    assert json.loads(ledger.loc[3, "original"])["行政区划代码"] == "320982"
     assert pd.isna(table.loc["F", "location_approx"]) and table.loc["F", "lon"] == 120.6
 
     result = runner.invoke(app, ["ingest", str(firms), "-p", str(proj), "--no-locate"])

@@ -110,6 +110,9 @@ def _rownum(alias: str = "") -> str:
 SWAP_FAR_KM = 1000
 SWAP_NEAR_KM = 300
 
+# A row's position in the table of parsed rows (its rowid there), in the tables beside it.
+ROWID = "_rid"
+
 # Hash of a row's key: rows whose keys share a hash are candidates, compared by key itself
 # (a collision only adds a candidate).
 KEY_HASH = "_key_hash"
@@ -467,7 +470,6 @@ class _Plan:
         """Add the columns :meth:`fast_sql` left out to the table it filled, all missing."""
         cols = [(ROW, "BIGINT"), (MALFORMED, "VARCHAR")] if file else []
         cols += [(c.name, _DUCK[c.dtype]) for c in self.spec.columns if c.name not in self.src]
-        cols += [("reason", "VARCHAR"), ("detail", "VARCHAR")]
         for name, dtype in cols:
             con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(name)} {dtype}")
 
@@ -501,39 +503,21 @@ class _Plan:
 
     def slow_sql(self, parsed: str, slow: str) -> list[str]:
         """Statements giving the rows that :meth:`fast_sql` left open their values, status,
-        reason and detail by the full rules of :meth:`parse_sql`, apart (:meth:`write_back`
-        writes them back by position: an UPDATE keeps every row where it is)."""
+        reason and detail by the full rules of :meth:`parse_sql`, apart (``_row`` of table
+        ``slow`` is the row's position in ``parsed``; ``{slow}_raw`` has its record number as
+        ``_rec``). :class:`_Touched` takes the verdicts from there."""
         source = "".join(f", _o{i} AS {_q(c)}" for i, c in enumerate(self.columns))
-        # the first pass's values come along, so that write_back can tell which columns the
+        # the first pass's values come along, so that the verdicts tell which columns the
         # full rules changed without another pass over the whole table
         was = self._was()
-        values = "".join(f", {_q(c)} AS {_q(was + c)}" for c in (*self.spec.names, KEY_HASH))
+        values = "".join(f", {_q(c)} AS {_q(was + c)}" for c in self.spec.names)
         return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
-            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT rowid AS {ROW}, {MALFORMED}"
-            f"{source}{values} FROM {parsed} WHERE status IS NULL",
+            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT rowid AS {ROW}, {_rownum()} AS _rec, "
+            f"{MALFORMED}{source}{values} FROM {parsed} WHERE status IS NULL",
             f"CREATE OR REPLACE TEMP TABLE {slow} AS {self.parse_sql(f'{slow}_raw')}",
         ]
-
-    def write_back(self, con: duckdb.DuckDBPyConnection, parsed: str, slow: str) -> None:
-        """Write the full rules' verdicts on the rows :meth:`slow_sql` parsed back into
-        ``parsed``, in one UPDATE: status, reason and detail, and the values they changed
-        (updates cost per value written: only the columns that changed anywhere, and only
-        where they changed for rows that are kept)."""
-        names = (*self.spec.names, KEY_HASH)
-        was = self._was()
-        counts = con.execute(
-            "SELECT " + ", ".join(
-                f"count(*) FILTER (WHERE r.{_q(was + c)} IS DISTINCT FROM s.{_q(c)})" for c in names)
-            + f" FROM {slow} s JOIN {slow}_raw r ON r.{ROW} = s.{ROW} "
-            f"WHERE s.status <> 'quarantined'").fetchall()[0]
-        changed = "".join(
-            f", {_q(c)} = CASE WHEN s.status <> 'quarantined' AND p.{_q(c)} IS DISTINCT FROM "
-            f"s.{_q(c)} THEN s.{_q(c)} ELSE p.{_q(c)} END"
-            for c, n in zip(names, counts, strict=True) if n)
-        con.execute(f"UPDATE {parsed} AS p SET status = s.status, reason = s.reason, "
-                    f"detail = s.detail{changed} FROM {slow} s WHERE p.rowid = s.{ROW}")
 
     def parse_sql(self, raw: str) -> str:
         """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
@@ -666,60 +650,60 @@ def run_validation(
     source_cols = [c for c in columns if c not in (ROW, MALFORMED)]
     plan = _Plan(spec, colmap, source_cols)
     parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
-    # whether the rows of parsed lie in the order of their numbers (then the ledger needs no sort)
-    in_order = False
     if source is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw)}")
         plan.add_left_out(con, parsed)
     else:
-        in_order = _parse_file(con, plan, raw, parsed, source, underscores is None)
+        _parse_file(con, plan, raw, parsed, source, underscores is None)
         if underscores is not None and underscores() and (fix := plan.underscore_sql(parsed)):
             con.execute(fix)
     candidates = _KeyCandidates(con, parsed)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
         con.execute(stmt)
-    plan.write_back(con, parsed, f"{prefix}_slow")
-    # Code lists are checked by UPDATE after parsing: a join inside the parse would lose the row
-    # order, while an UPDATE keeps every row where it is. They come after the per-row checks in
-    # priority, so a row already quarantined keeps its first reason.
+    touched = _Touched(con, plan, parsed, f"{prefix}_slow", f"{prefix}_touched")
+    # Code lists are checked after parsing, in a join of their own. They come after the per-row
+    # checks in priority, so a row already quarantined keeps its first reason.
     for column, codes, what in (("industry", industries, "the list of valid industry codes"),
                                 ("region_code", regions_rel, "the regions table")):
         if codes is None or column not in spec.names:
             continue
         reason = "unknown_industry" if column == "industry" else "unknown_region"
+        unknown = f"{column} IS NOT NULL AND {column} NOT IN (SELECT code FROM {codes})"
+        touched.take(f"SELECT rowid FROM {parsed} WHERE status = 'accepted' AND {unknown}")
         con.execute(
-            f"""UPDATE {parsed} SET status = 'quarantined', reason = {_lit(reason)},
+            f"""UPDATE {touched.name} SET status = 'quarantined', reason = {_lit(reason)},
               detail = '{column}: "' || {column} || '" is not in {what}'
                        || coalesce('; also corrected: ' || detail, '')
-            WHERE status <> 'quarantined' AND {column} IS NOT NULL
-              AND {column} NOT IN (SELECT code FROM {codes})"""
+            WHERE status <> 'quarantined' AND {unknown}"""
         )
     if regions is not None and {"lon", "lat", "region_code"} <= set(spec.names):
-        _swaps_near_the_seat(con, parsed, regions, prefix)
+        _swaps_near_the_seat(con, touched, regions, prefix)
     if locate is not None and {"lon", "lat", "location_approx"} <= set(spec.names):
-        _apply_locate(con, parsed, locate, plan, prefix)
+        _apply_locate(con, touched, locate, spec, prefix)
     cands = candidates.register(con, f"{prefix}_slow", f"{prefix}_key_candidates")
     try:
-        _duplicates(con, spec, parsed, dups, existing() if callable(existing) else existing, cands)
+        _duplicates(con, spec, touched.current(), dups,
+                    existing() if callable(existing) else existing, cands)
     finally:
         con.unregister(cands)
-    # Duplicates found after parsing are marked in place (an UPDATE keeps every row where it is),
-    # so that the clean rows come out in input order with a plain filter, no sort.
+    touched.take(f"SELECT {ROWID} FROM {dups}")
     con.execute(
-        f"""UPDATE {parsed} AS p SET status = 'quarantined', reason = d.reason,
+        f"""UPDATE {touched.name} AS p SET status = 'quarantined', reason = d.reason,
           detail = d.detail || coalesce('; also corrected: ' || p.detail, '')
-        FROM {dups} d WHERE d.{ROW} = {_rownum("p")}"""
+        FROM {dups} d WHERE d.{ROWID} = p.{ROWID}"""
     )
+    # Every verdict is written into parsed in one UPDATE (it keeps every row where it is), so
+    # that the clean rows come out in input order with a plain filter, no sort.
+    touched.write_back()
     names = ", ".join(_q(c) for c in spec.names)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} "
         f"WHERE status <> 'quarantined'"
     )
-    # The source text is rebuilt only for the rows that need it (see _Plan._kept_text).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
-        SELECT {_rownum()} AS "row", status, reason, detail, {plan.original_sql()} AS original
-        FROM {parsed} WHERE status <> 'accepted'{"" if in_order else " ORDER BY 1"}"""
+        SELECT {ROW} AS "row", status, reason, detail, original
+        FROM {touched.name} WHERE status <> 'accepted' ORDER BY 1"""
     )
     rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
     counts = con.sql(
@@ -738,10 +722,10 @@ def run_validation(
 
 
 def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: str,
-                source: RawSource, underscores: bool = True) -> bool:
+                source: RawSource, underscores: bool = True) -> None:
     """Validate a delimited file's records as DuckDB reads them (no table of raw text), then
-    number them by position and add the records that could not be split (after the others).
-    True when there were none, so the rows lie in the order of their numbers."""
+    number them by position and add the records that could not be split (after the others,
+    as open rows for the full rules)."""
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS "
                     f"{plan.fast_sql(raw, underscores, file=True)}")
@@ -755,23 +739,18 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
     # the table keeps the records in file order, so a record's number is its position plus the
     # rejected records before it
     if not scalar(con, f"SELECT count(*) FROM {rej}"):
-        return True  # numbered by position where needed (_rownum)
+        return  # numbered by position where needed (_rownum)
     con.execute(
         f"""UPDATE {parsed} AS p SET {ROW} = n.r
         FROM (SELECT g.rowid AS rid, g.rowid + 1 + coalesce(a.k, 0) AS r FROM {parsed} g
               ASOF LEFT JOIN ({reject_offsets(rej)}) a ON g.rowid >= a.good_before) n
         WHERE p.rowid = n.rid"""
     )
-    con.execute(
-        f"""INSERT INTO {parsed} ({ROW}, {MALFORMED}, status, reason, detail)
-        SELECT line - 1, csv_line, 'quarantined', 'malformed_row',
-          'record could not be split into the header''s fields: ' || left(csv_line, 200)
-        FROM {rej}"""
-    )
-    return False
+    # open rows (status missing): the full rules quarantine them as malformed_row
+    con.execute(f"INSERT INTO {parsed} ({ROW}, {MALFORMED}) SELECT line - 1, csv_line FROM {rej}")
 
 
-def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, parsed: str,
+def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, touched: _Touched,
                          regions: pd.DataFrame | Iterable[object], prefix: str) -> None:
     """Exchange in-range coordinates that are far from their region's seat point but near it
     once exchanged (``swapped_lat_lon``; needs a regions table with ``lon``/``lat`` seats).
@@ -797,23 +776,113 @@ def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, parsed: str,
         return (f"2 * 6371.0088 * asin(sqrt(pow(sin(radians({lat} - r.lat) / 2), 2) + "
                 f"cos(radians({lat})) * cos(radians(r.lat)) * pow(sin(radians({lon} - r.lon) / 2), 2)))")
 
+    def distances(rows: str, rid: str, kept: str) -> str:
+        return (f"SELECT g.{rid} AS rid, {km('g.lon', 'g.lat')} AS given, "
+                f"{km('g.lat', 'g.lon')} AS swapped "
+                f"FROM {rows} g JOIN {prefix}_seats_df r ON r.code = g.region_code "
+                f"WHERE {kept} AND g.lon IS NOT NULL AND g.lat IS NOT NULL AND abs(g.lon) <= 90")
+
+    swap = f"c.given > {SWAP_FAR_KM} AND c.swapped < {SWAP_NEAR_KM}"
     try:
+        accepted = distances(touched.parsed, "rowid", "g.status = 'accepted'")
+        touched.take(f"SELECT c.rid FROM ({accepted}) c WHERE {swap}")
         con.execute(
-            f"""UPDATE {parsed} AS p SET lon = p.lat, lat = p.lon,
+            f"""UPDATE {touched.name} AS p SET lon = p.lat, lat = p.lon,
               status = CASE WHEN p.status = 'accepted' THEN 'corrected' ELSE p.status END,
               reason = CASE WHEN p.status = 'accepted' THEN 'swapped_lat_lon' ELSE p.reason END,
               detail = concat_ws('; ', p.detail, 'lon/lat: (' || p.lon || ', ' || p.lat
                 || ') exchanged: ' || round(c.given) || ' km from the seat of region '
                 || p.region_code || ', ' || round(c.swapped) || ' km once exchanged')
-            FROM (SELECT g.rowid AS rid, {km("g.lon", "g.lat")} AS given,
-                         {km("g.lat", "g.lon")} AS swapped
-                  FROM {parsed} g JOIN {prefix}_seats_df r ON r.code = g.region_code
-                  WHERE g.status <> 'quarantined' AND g.lon IS NOT NULL AND g.lat IS NOT NULL
-                    AND abs(g.lon) <= 90) c
-            WHERE p.rowid = c.rid AND c.given > {SWAP_FAR_KM} AND c.swapped < {SWAP_NEAR_KM}"""
+            FROM ({distances(touched.name, ROWID, "g.status <> 'quarantined'")}) c
+            WHERE p.{ROWID} = c.rid AND {swap}"""
         )
     finally:
         con.unregister(f"{prefix}_seats_df")
+
+
+class _Touched:
+    """The rows whose outcome is not "accepted as the first pass parsed them", in a table of
+    their own beside the millions of rows of ``parsed``.
+
+    A change written into ``parsed`` costs per vector and column it touches, and the rows to
+    change lie a few to every vector: each step writing its verdicts there (status, reason,
+    detail, values) cost about as much as the next, and the ledger read them all back. Here
+    every open row comes in with the full rules' verdict; a later step (code lists, seat points,
+    locate, duplicates) first brings in the accepted rows it is about to change (:meth:`take`),
+    then changes this table only; :meth:`write_back` writes the outcome into ``parsed`` in one
+    UPDATE at the end, and the ledger is this table's rows that were not accepted.
+
+    Columns of table ``name``: ``_rid`` (the row's position in ``parsed``), ``_row`` (its record
+    number), the canonical columns (current values), ``_key_hash``, ``status``, ``reason``,
+    ``detail``, ``original`` (the source values as JSON, taken as the row came in, before any
+    step changed it) and the first pass's values (prefix :meth:`_Plan._was`).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: str, slow: str,
+                 name: str) -> None:
+        self.con, self.plan, self.parsed, self.name = con, plan, parsed, name
+        names = plan.spec.names
+        self._cols = ", ".join(_q(c) for c in names)
+        self._was = plan._was()
+        picked = ", ".join(f"s.{_q(c)}" for c in names)
+        was = ", ".join(f"r.{_q(self._was + c)}" for c in names)
+        # the full rules' verdicts on the open rows (slow_sql), with their record numbers and
+        # first-pass values from the rows they were parsed from
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name} AS
+            WITH s AS (SELECT {ROW} AS {ROWID}, {self._cols}, {KEY_HASH}, status, reason, detail,
+                              {plan.original_sql()} AS original FROM {slow})
+            SELECT s.{ROWID}, r._rec AS {ROW}, {picked}, s.{KEY_HASH}, s.status, s.reason,
+                   s.detail, s.original, {was}
+            FROM s JOIN {slow}_raw r ON r.{ROW} = s.{ROWID}"""
+        )
+
+    def take(self, rows: str) -> None:
+        """Bring in, as they are, the rows of ``parsed`` at the positions that the SQL ``rows``
+        gives (one column) and that are not here yet."""
+        new = f"{self.name}_new"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT DISTINCT * FROM ({rows}) n(rid) "
+            f"WHERE rid NOT IN (SELECT {ROWID} FROM {self.name})")
+        if not scalar(self.con, f"SELECT count(*) FROM {new}"):
+            return
+        was = ", ".join(f"{_q(c)} AS {_q(self._was + c)}" for c in self.plan.spec.names)
+        # fetched by position: parsed is read only where the rows lie
+        self.con.execute(
+            f"""INSERT INTO {self.name} BY NAME
+            SELECT rowid AS {ROWID}, {_rownum()} AS {ROW}, {self._cols}, {KEY_HASH}, status,
+              NULL::VARCHAR AS reason, NULL::VARCHAR AS detail,
+              {self.plan.original_sql()} AS original, {was}
+            FROM {self.parsed} WHERE rowid IN (SELECT rid FROM {new})"""
+        )
+
+    def current(self) -> str:
+        """A view of every row as it stands now (``parsed``'s own where it was not brought
+        in): ``_rid``, ``_row``, the canonical columns, ``_key_hash``, ``status``."""
+        view = f"{self.name}_current"
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {view} AS
+            SELECT {ROWID}, {ROW}, {self._cols}, {KEY_HASH}, status FROM {self.name}
+            UNION ALL
+            SELECT rowid, {_rownum()}, {self._cols}, {KEY_HASH}, status FROM {self.parsed}
+            WHERE status = 'accepted' AND rowid NOT IN (SELECT {ROWID} FROM {self.name})"""
+        )
+        return view
+
+    def write_back(self) -> None:
+        """Write every row's outcome into ``parsed`` in one UPDATE: its status, and the values
+        that changed for the rows that are kept (only the columns that changed anywhere)."""
+        names = self.plan.spec.names
+        counts = self.con.execute(
+            "SELECT " + ", ".join(
+                f"count(*) FILTER (WHERE {_q(self._was + c)} IS DISTINCT FROM {_q(c)})" for c in names)
+            + f" FROM {self.name} WHERE status <> 'quarantined'").fetchall()[0]
+        changed = "".join(
+            f", {_q(c)} = CASE WHEN t.status <> 'quarantined' AND p.{_q(c)} IS DISTINCT FROM "
+            f"t.{_q(c)} THEN t.{_q(c)} ELSE p.{_q(c)} END"
+            for c, n in zip(names, counts, strict=True) if n)
+        self.con.execute(f"UPDATE {self.parsed} AS p SET status = t.status{changed} "
+                         f"FROM {self.name} t WHERE p.rowid = t.{ROWID}")
 
 
 class _KeyCandidates:
@@ -850,8 +919,10 @@ class _KeyCandidates:
         return name
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str, dups: str,
+def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, current: str, dups: str,
                 existing: str | None, candidates: str) -> None:
+    """Table ``dups`` (``_rid``, ``_row``, ``reason``, ``detail``): the rows of ``current`` (see
+    :meth:`_Touched.current`) to quarantine as exact or conflicting duplicates."""
     key = ", ".join(_q(k) for k in spec.key)
     allc = ", ".join(_q(c) for c in spec.names)
     key_text = " || ', ' || ".join(f"'{k}=' || CAST(e.{_q(k)} AS VARCHAR)" for k in spec.key)
@@ -860,7 +931,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
         f"THEN '{c}' END" for c in spec.names if c not in spec.key) + ")"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
-        WITH d AS (SELECT {_rownum("p")} AS {ROW}, {allc} FROM {parsed} p
+        WITH d AS (SELECT p.{ROWID}, p.{ROW}, {allc} FROM {current} p
               SEMI JOIN {candidates} k USING ({KEY_HASH})
               WHERE p.status <> 'quarantined'),
         e AS (SELECT *, row_number() OVER (PARTITION BY {allc} ORDER BY {ROW}) AS rn,
@@ -869,7 +940,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
                  string_agg(CAST({ROW} AS VARCHAR), ', ' ORDER BY {ROW}) AS rows_k,
                  {differs} AS differs
               FROM e WHERE rn = 1 GROUP BY ALL)
-        SELECT e.{ROW},
+        SELECT e.{ROWID}, e.{ROW},
           CASE WHEN e.rn > 1 THEN 'exact_duplicate' ELSE 'duplicate_conflict' END AS reason,
           CASE WHEN e.rn > 1 THEN 'same values as row ' || e.first_row || '; the first is kept'
                ELSE 'key (' || {key_text}
@@ -884,34 +955,29 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: schema.Table, parsed: str,
     on = " AND ".join(f"p.{_q(k)} = x.{_q(k)}" for k in spec.key)
     key_p = " || ', ' || ".join(f"'{k}=' || CAST(p.{_q(k)} AS VARCHAR)" for k in spec.key)
     con.execute(
-        f"""INSERT INTO {dups}
-        SELECT {_rownum("p")},
+        f"""INSERT INTO {dups} ({ROWID}, {ROW}, reason, detail)
+        SELECT p.{ROWID}, p.{ROW},
           CASE WHEN {same} THEN 'exact_duplicate' ELSE 'duplicate_conflict' END,
           CASE WHEN {same} THEN 'same values already stored from ' || x.source
                ELSE 'key (' || {key_p} || ') already stored from ' || x.source
                     || ' with different values; the stored row is kept' END
-        FROM {parsed} p JOIN {existing} x ON {on}
+        FROM {current} p JOIN {existing} x ON {on}
         WHERE p.status <> 'quarantined'
-          AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = {_rownum("p")})"""
+          AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.{ROW} = p.{ROW})"""
     )
 
 
-def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, plan: _Plan,
-                  prefix: str) -> None:
+def _apply_locate(con: duckdb.DuckDBPyConnection, touched: _Touched, locate: Locate,
+                  spec: schema.Table, prefix: str) -> None:
     """Give rows without coordinates the centroid of their region or address (see ``Locate``)."""
-    spec = plan.spec
-    # the ledger rebuilds a text column's source value from the stored one where the two were
-    # equal: keep the source text of a code that is about to be replaced
-    region_src = plan.src.get("region_code")
-    keep = ("" if region_src is None else
-            f"_o{plan.columns.index(region_src)} = coalesce(p._o{plan.columns.index(region_src)}, "
-            f"p.region_code),")
     has_addr = "address" in spec.names
     addr = "address" if has_addr else "NULL::VARCHAR AS address"
+    unplaced = ("lon IS NULL AND lat IS NULL AND (region_code IS NOT NULL"
+                + (" OR address IS NOT NULL)" if has_addr else ")"))
+    touched.take(f"SELECT rowid FROM {touched.parsed} WHERE status = 'accepted' AND {unplaced}")
     need = con.sql(
-        f"SELECT {_rownum()} AS {ROW}, region_code, {addr} FROM {parsed} WHERE status <> 'quarantined' "
-        f"AND lon IS NULL AND lat IS NULL AND (region_code IS NOT NULL"
-        + (" OR address IS NOT NULL)" if has_addr else ")")
+        f"SELECT {ROW}, region_code, {addr} FROM {touched.name} "
+        f"WHERE status <> 'quarantined' AND {unplaced} ORDER BY {ROW}"
     ).df()
     if need.empty:
         return
@@ -932,7 +998,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, p
     out = need[[ROW]].astype({ROW: "Int64"}).merge(out, on=ROW, how="left")
     con.register(f"{prefix}_located_df", out)
     con.execute(
-        f"""UPDATE {parsed} AS p SET {keep}
+        f"""UPDATE {touched.name} AS p SET
           lon = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lon END,
           lat = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN o.lat END,
           location_approx = CASE WHEN o.lon IS NOT NULL AND o.lat IS NOT NULL THEN true
@@ -947,7 +1013,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, parsed: str, locate: Locate, p
                              || coalesce(': ' || o.note, '')
                         ELSE concat_ws('; ', p.detail, 'lon/lat: none given; approximate location '
                              || '(location_approx)' || coalesce(': ' || o.note, '')) END
-        FROM {prefix}_located_df o WHERE o.{ROW} = {_rownum("p")}"""
+        FROM {prefix}_located_df o WHERE o.{ROW} = p.{ROW}"""
     )
     con.unregister(f"{prefix}_located_df")
 
