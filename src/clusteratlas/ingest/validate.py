@@ -501,28 +501,36 @@ class _Plan:
             prefix += "_"
         return prefix
 
+    def carried(self) -> list[str]:
+        """Columns that :meth:`slow_sql` carries through the full rules beside a row's values:
+        its position in the table of parsed rows, then the first pass's values (the names
+        start with :meth:`_was`, so no source column has one)."""
+        was = self._was()
+        return [was + "rid", *(was + c for c in self.spec.names)]
+
     def slow_sql(self, parsed: str, slow: str) -> list[str]:
         """Statements giving the rows that :meth:`fast_sql` left open their values, status,
-        reason and detail by the full rules of :meth:`parse_sql`, apart (``_row`` of table
-        ``slow`` is the row's position in ``parsed``; ``{slow}_raw`` has its record number as
-        ``_rec``). :class:`_Touched` takes the verdicts from there."""
+        reason, detail and source values (``original``) by the full rules of
+        :meth:`parse_sql`, in table ``slow`` (``_row`` is the record number; see
+        :meth:`carried` for the rest): the table that :class:`_Touched` keeps."""
         source = "".join(f", _o{i} AS {_q(c)}" for i, c in enumerate(self.columns))
         # the first pass's values come along, so that the verdicts tell which columns the
         # full rules changed without another pass over the whole table
-        was = self._was()
-        values = "".join(f", {_q(c)} AS {_q(was + c)}" for c in self.spec.names)
+        rid, *was = self.carried()
+        values = "".join(f", {_q(c)} AS {_q(w)}" for c, w in zip(self.spec.names, was, strict=True))
         return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
-            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT rowid AS {ROW}, {_rownum()} AS _rec, "
-            f"{MALFORMED}{source}{values} FROM {parsed} WHERE status IS NULL",
-            f"CREATE OR REPLACE TEMP TABLE {slow} AS {self.parse_sql(f'{slow}_raw')}",
+            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT {_rownum()} AS {ROW}, "
+            f"rowid AS {_q(rid)}, {MALFORMED}{source}{values} FROM {parsed} WHERE status IS NULL",
+            f"CREATE OR REPLACE TEMP TABLE {slow} AS {self.parse_sql(f'{slow}_raw', self.carried())}",
         ]
 
-    def parse_sql(self, raw: str) -> str:
+    def parse_sql(self, raw: str, carry: Iterable[str] = ()) -> str:
         """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
         ``_malformed``, typed canonical columns, ``status``, ``reason`` (the first that
-        applies), ``detail`` (every problem or change found) and the kept source text."""
+        applies), ``detail`` (every problem or change found), the kept source text and the
+        source values as JSON (``original``); the columns ``carry`` of ``raw`` come along."""
         names = self.spec.names
         checks = [_Check("malformed_row", f"({MALFORMED} IS NOT NULL)",
                          "'record could not be split into the header''s fields: ' || "
@@ -555,15 +563,17 @@ class _Plan:
               if swap else "SELECT *, false AS sw_coords FROM s3")
         cols = ", ".join(_q(c) for c in names)
         kept = "".join(f", CAST({_q(c)} AS VARCHAR) AS _o{i}" for i, c in enumerate(self.columns))
+        carried = "".join(f", {_q(c)}" for c in carry)
         return f"""
-        WITH s0 AS (SELECT {ROW}, {MALFORMED}{kept}, {", ".join(self.stage0)} FROM {raw}),
+        WITH s0 AS (SELECT {ROW}, {MALFORMED}{carried}{kept}, {", ".join(self.stage0)} FROM {raw}),
         s1 AS (SELECT *, {", ".join(self.stage1)} FROM s0),
         {stages}
         s3 AS (SELECT *, {typed} FROM s2_8),
         s4 AS ({s4}),
-        s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason
+        s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason,
+                      {self.original_sql()} AS original
                FROM (SELECT *, {flags} FROM s4))
-        SELECT {ROW}, {MALFORMED}, {cols}, {", ".join([*self._kept_text(), ""])}
+        SELECT {ROW}, {MALFORMED}{carried}, {cols}, {", ".join([*self._kept_text(), ""])} original,
           hash({", ".join(_q(k) for k in self.spec.key)}) AS {KEY_HASH},
           CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
                WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
@@ -660,7 +670,7 @@ def run_validation(
     candidates = _KeyCandidates(con, parsed)
     for stmt in plan.slow_sql(parsed, f"{prefix}_slow"):
         con.execute(stmt)
-    touched = _Touched(con, plan, parsed, f"{prefix}_slow", f"{prefix}_touched")
+    touched = _Touched(con, plan, parsed, f"{prefix}_slow")
     # Code lists are checked after parsing, in a join of their own. They come after the per-row
     # checks in priority, so a row already quarantined keeps its first reason.
     for column, codes, what in (("industry", industries, "the list of valid industry codes"),
@@ -690,7 +700,7 @@ def run_validation(
     con.execute(
         f"""UPDATE {touched.name} AS p SET status = 'quarantined', reason = d.reason,
           detail = d.detail || coalesce('; also corrected: ' || p.detail, '')
-        FROM {dups} d WHERE d.{ROWID} = p.{ROWID}"""
+        FROM {dups} d WHERE d.{ROWID} = p.{_q(touched.rid)}"""
     )
     # Every verdict is written into parsed in one UPDATE (it keeps every row where it is), so
     # that the clean rows come out in input order with a plain filter, no sort.
@@ -793,8 +803,8 @@ def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, touched: _Touched,
               detail = concat_ws('; ', p.detail, 'lon/lat: (' || p.lon || ', ' || p.lat
                 || ') exchanged: ' || round(c.given) || ' km from the seat of region '
                 || p.region_code || ', ' || round(c.swapped) || ' km once exchanged')
-            FROM ({distances(touched.name, ROWID, "g.status <> 'quarantined'")}) c
-            WHERE p.{ROWID} = c.rid AND {swap}"""
+            FROM ({distances(touched.name, _q(touched.rid), "g.status <> 'quarantined'")}) c
+            WHERE p.{_q(touched.rid)} = c.rid AND {swap}"""
         )
     finally:
         con.unregister(f"{prefix}_seats_df")
@@ -807,35 +817,22 @@ class _Touched:
     A change written into ``parsed`` costs per vector and column it touches, and the rows to
     change lie a few to every vector: each step writing its verdicts there (status, reason,
     detail, values) cost about as much as the next, and the ledger read them all back. Here
-    every open row comes in with the full rules' verdict; a later step (code lists, seat points,
-    locate, duplicates) first brings in the accepted rows it is about to change (:meth:`take`),
-    then changes this table only; :meth:`write_back` writes the outcome into ``parsed`` in one
-    UPDATE at the end, and the ledger is this table's rows that were not accepted.
+    the table is the full rules' output on the open rows (:meth:`_Plan.slow_sql`); a later step
+    (code lists, seat points, locate, duplicates) first brings in the accepted rows it is about
+    to change (:meth:`take`), then changes this table only; :meth:`write_back` writes the
+    outcome into ``parsed`` in one UPDATE at the end, and the ledger is this table's rows that
+    were not accepted.
 
-    Columns of table ``name``: ``_rid`` (the row's position in ``parsed``), ``_row`` (its record
-    number), the canonical columns (current values), ``_key_hash``, ``status``, ``reason``,
-    ``detail``, ``original`` (the source values as JSON, taken as the row came in, before any
-    step changed it) and the first pass's values (prefix :meth:`_Plan._was`).
+    Columns of table ``name`` used here: ``_row`` (the record number), the canonical columns
+    (current values), ``_key_hash``, ``status``, ``reason``, ``detail``, ``original`` (the
+    source values as JSON, taken before any step changed the row) and :meth:`_Plan.carried`
+    (the row's position in ``parsed``, :attr:`rid`, and the first pass's values).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: str, slow: str,
-                 name: str) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: str, name: str) -> None:
         self.con, self.plan, self.parsed, self.name = con, plan, parsed, name
-        names = plan.spec.names
-        self._cols = ", ".join(_q(c) for c in names)
-        self._was = plan._was()
-        picked = ", ".join(f"s.{_q(c)}" for c in names)
-        was = ", ".join(f"r.{_q(self._was + c)}" for c in names)
-        # the full rules' verdicts on the open rows (slow_sql), with their record numbers and
-        # first-pass values from the rows they were parsed from
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name} AS
-            WITH s AS (SELECT {ROW} AS {ROWID}, {self._cols}, {KEY_HASH}, status, reason, detail,
-                              {plan.original_sql()} AS original FROM {slow})
-            SELECT s.{ROWID}, r._rec AS {ROW}, {picked}, s.{KEY_HASH}, s.status, s.reason,
-                   s.detail, s.original, {was}
-            FROM s JOIN {slow}_raw r ON r.{ROW} = s.{ROWID}"""
-        )
+        self.rid, *self._was = plan.carried()
+        self._cols = ", ".join(_q(c) for c in plan.spec.names)
 
     def take(self, rows: str) -> None:
         """Bring in, as they are, the rows of ``parsed`` at the positions that the SQL ``rows``
@@ -843,29 +840,29 @@ class _Touched:
         new = f"{self.name}_new"
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT DISTINCT * FROM ({rows}) n(rid) "
-            f"WHERE rid NOT IN (SELECT {ROWID} FROM {self.name})")
+            f"WHERE rid NOT IN (SELECT {_q(self.rid)} FROM {self.name})")
         if not scalar(self.con, f"SELECT count(*) FROM {new}"):
             return
-        was = ", ".join(f"{_q(c)} AS {_q(self._was + c)}" for c in self.plan.spec.names)
+        was = ", ".join(f"{_q(c)} AS {_q(w)}" for c, w in zip(self.plan.spec.names, self._was, strict=True))
         # fetched by position: parsed is read only where the rows lie
         self.con.execute(
             f"""INSERT INTO {self.name} BY NAME
-            SELECT rowid AS {ROWID}, {_rownum()} AS {ROW}, {self._cols}, {KEY_HASH}, status,
-              NULL::VARCHAR AS reason, NULL::VARCHAR AS detail,
+            SELECT rowid AS {_q(self.rid)}, {_rownum()} AS {ROW}, {self._cols}, {KEY_HASH}, status,
               {self.plan.original_sql()} AS original, {was}
             FROM {self.parsed} WHERE rowid IN (SELECT rid FROM {new})"""
         )
 
     def current(self) -> str:
         """A view of every row as it stands now (``parsed``'s own where it was not brought
-        in): ``_rid``, ``_row``, the canonical columns, ``_key_hash``, ``status``."""
+        in): ``_rid`` (position in ``parsed``), ``_row``, the canonical columns, ``_key_hash``,
+        ``status``."""
         view = f"{self.name}_current"
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {view} AS
-            SELECT {ROWID}, {ROW}, {self._cols}, {KEY_HASH}, status FROM {self.name}
+            SELECT {_q(self.rid)} AS {ROWID}, {ROW}, {self._cols}, {KEY_HASH}, status FROM {self.name}
             UNION ALL
             SELECT rowid, {_rownum()}, {self._cols}, {KEY_HASH}, status FROM {self.parsed}
-            WHERE status = 'accepted' AND rowid NOT IN (SELECT {ROWID} FROM {self.name})"""
+            WHERE status = 'accepted' AND rowid NOT IN (SELECT {_q(self.rid)} FROM {self.name})"""
         )
         return view
 
@@ -875,14 +872,15 @@ class _Touched:
         names = self.plan.spec.names
         counts = self.con.execute(
             "SELECT " + ", ".join(
-                f"count(*) FILTER (WHERE {_q(self._was + c)} IS DISTINCT FROM {_q(c)})" for c in names)
+                f"count(*) FILTER (WHERE {_q(w)} IS DISTINCT FROM {_q(c)})"
+                for c, w in zip(names, self._was, strict=True))
             + f" FROM {self.name} WHERE status <> 'quarantined'").fetchall()[0]
         changed = "".join(
             f", {_q(c)} = CASE WHEN t.status <> 'quarantined' AND p.{_q(c)} IS DISTINCT FROM "
             f"t.{_q(c)} THEN t.{_q(c)} ELSE p.{_q(c)} END"
             for c, n in zip(names, counts, strict=True) if n)
         self.con.execute(f"UPDATE {self.parsed} AS p SET status = t.status{changed} "
-                         f"FROM {self.name} t WHERE p.rowid = t.{ROWID}")
+                         f"FROM {self.name} t WHERE p.rowid = t.{_q(self.rid)}")
 
 
 class _KeyCandidates:
