@@ -136,6 +136,42 @@ def test_duplicates_among_rows_parsed_by_either_pass() -> None:
     assert result.clean["est_id"].tolist() == ["A", "B", "C"]
 
 
+def test_steps_after_parsing_compose_on_the_rows_they_change() -> None:
+    # Rows the first pass accepted as they are, changed by a later step: each step sees what the
+    # steps before it did, and the ledger keeps every row's source values (worked by hand)
+    def locate(rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"_row": rows["_row"], "lon": 120.5, "lat": 31.25, "note": "seat"})
+
+    result = validate(frame(
+        {"est_id": "A", "industry": "X999"},                            # 1 unknown industry
+        {"est_id": "A", "industry": "X999"},                            # 2 the same: no duplicate,
+                                                                        #   both already quarantined
+        {"est_id": "B", "lon": "", "lat": ""},                          # 3 located
+        {"est_id": "B", "lon": "", "lat": ""},                          # 4 located, then a duplicate
+        {"est_id": "C", "lon": "", "lat": "", "employment": "1,200"},   # 5 full rules, then located
+    ), valid_industries=["C3971"], locate=locate)
+    ledger = result.ledger.set_index("row")
+    located = "lon/lat: none given; approximate location (location_approx): seat"
+    assert ledger[["status", "reason", "detail"]].to_dict("index") == {
+        1: {"status": "quarantined", "reason": "unknown_industry",
+            "detail": 'industry: "X999" is not in the list of valid industry codes'},
+        2: {"status": "quarantined", "reason": "unknown_industry",
+            "detail": 'industry: "X999" is not in the list of valid industry codes'},
+        3: {"status": "corrected", "reason": "located_approx", "detail": located},
+        4: {"status": "quarantined", "reason": "exact_duplicate",
+            "detail": f"same values as row 3; the first is kept; also corrected: {located}"},
+        5: {"status": "corrected", "reason": "thousands_separator",
+            "detail": f'employment: "1,200" -> 1200 (thousands separators removed); {located}'},
+    }
+    original = json.loads(ledger.loc[4, "original"])
+    assert (original["est_id"], original["lon"], original["lat"]) == ("B", "", "")
+    assert json.loads(ledger.loc[5, "original"])["employment"] == "1,200"
+    assert result.clean["est_id"].tolist() == ["B", "C"]
+    assert result.clean["lon"].tolist() == [120.5, 120.5]
+    assert result.clean["employment"].tolist() == [120.0, 1200.0]
+    assert result.clean["location_approx"].tolist() == [True, True]
+
+
 def test_conflicting_duplicates_are_all_quarantined() -> None:
     result = validate(frame({"est_id": "A", "employment": "5"}, {"est_id": "A", "employment": "6"},
                             {"est_id": "A", "year": "2021"}))
