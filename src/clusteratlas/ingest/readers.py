@@ -288,9 +288,6 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     digest = hashlib.sha256()
     with open(path, "rb") as src, ThreadPoolExecutor(max_workers=2) as decoders, \
             ThreadPoolExecutor(max_workers=1) as writer:
-        # the first call loads the compiled kernel from Numba's cache (~0.3 s): a decoder thread
-        # does it while the first chunk is read and hashed
-        decoders.submit(_gb18030_to_utf8, np.zeros(0, dtype=np.uint8), two, four, outs[0][0])
         writing: Future[bool] | None = None
         carry = 0
         n = src.readinto(memoryview(bufs[0])[:_CHUNK_BYTES])

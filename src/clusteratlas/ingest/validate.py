@@ -341,23 +341,14 @@ class _Plan:
             "'lon/lat: (' || t_lon || ', ' || t_lat || ') outside ±180°/±90° or the (0, 0) "
             "placeholder'"))
 
-    def _kept_text(self) -> list[str]:
-        """The source text kept beside the typed values, one ``_o{i}`` column per source column:
-        what the ledger's ``original`` is rebuilt from (see :meth:`original_sql`). A column
-        mapped to a text column keeps its text only where it differs from the stored value
-        (trimmed, a missing marker, folded), so a clean row costs a missing value there."""
-        out = []
-        for i, c in enumerate(self.columns):
-            canonical = self.colmap.get(c)
-            if canonical is not None and self.spec.column(canonical).dtype == "string":
-                out.append(f"CASE WHEN _o{i} IS DISTINCT FROM {_q(canonical)} THEN _o{i} END AS _o{i}")
-            else:
-                out.append(f"_o{i}")
-        return out
-
     def original_sql(self) -> str:
         """JSON of a parsed row's source values (keyed by the source's column names), or of its
-        raw line when it could not be split; valid before any later step changes the row."""
+        raw line when it could not be split; valid before any later step changes the row.
+
+        The source text is kept beside the typed values as one ``_o{i}`` column per source
+        column. The first pass keeps a text column's only where it differs from the stored
+        value (trimmed, a missing marker, folded), so a clean row costs a missing value there:
+        the stored value stands in for it."""
         values = []
         for i, c in enumerate(self.columns):
             canonical = self.colmap.get(c)
@@ -370,7 +361,8 @@ class _Plan:
                 f"ELSE {obj} END AS VARCHAR)")
 
     def fast_sql(self, raw: str, underscores: bool = True, file: bool = False) -> str:
-        """SQL of the first pass over the ``FROM`` item ``raw``: the columns of :meth:`parse_sql`,
+        """SQL of the first pass over the ``FROM`` item ``raw``: the columns of :meth:`parse_sql`
+        (with the source text ``_o{i}`` of :meth:`original_sql` instead of ``original``),
         filled in only for the rows that pass every check as they are (status ``accepted``).
 
         Such a row needs none of the work that finds and explains a problem: every number casts
@@ -529,8 +521,8 @@ class _Plan:
     def parse_sql(self, raw: str, carry: Iterable[str] = ()) -> str:
         """SQL giving one row per input row of the ``FROM`` item ``raw``: ``_row``,
         ``_malformed``, typed canonical columns, ``status``, ``reason`` (the first that
-        applies), ``detail`` (every problem or change found), the kept source text and the
-        source values as JSON (``original``); the columns ``carry`` of ``raw`` come along."""
+        applies), ``detail`` (every problem or change found) and the source values as JSON
+        (``original``); the columns ``carry`` of ``raw`` come along."""
         names = self.spec.names
         checks = [_Check("malformed_row", f"({MALFORMED} IS NOT NULL)",
                          "'record could not be split into the header''s fields: ' || "
@@ -573,7 +565,7 @@ class _Plan:
         s5 AS (SELECT *, {reason_q} AS q_reason, {reason_c} AS c_reason,
                       {self.original_sql()} AS original
                FROM (SELECT *, {flags} FROM s4))
-        SELECT {ROW}, {MALFORMED}{carried}, {cols}, {", ".join([*self._kept_text(), ""])} original,
+        SELECT {ROW}, {MALFORMED}{carried}, {cols}, original,
           hash({", ".join(_q(k) for k in self.spec.key)}) AS {KEY_HASH},
           CASE WHEN q_reason IS NOT NULL THEN 'quarantined'
                WHEN c_reason IS NOT NULL THEN 'corrected' ELSE 'accepted' END AS status,
