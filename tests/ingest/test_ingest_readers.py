@@ -291,3 +291,36 @@ def test_the_gb18030_copy_tells_whether_its_text_has_an_underscore(
         assert utf8.read_text("utf-8") == text
     # the source's bytes are hashed on the way, across the many chunks and their carried tails
     assert found == {"underscore": expected, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize("cut", [0, 1])
+def test_a_line_longer_than_a_chunk_is_transcoded_whole(tmp_path: Path, monkeypatch, cut: int) -> None:
+    # the chunk ends inside the long line: between two characters (the kernel goes on) or
+    # inside one (the kernel stops there and Python's codec transcodes the file)
+    long_name = "x" * cut + "苏州华新电子有限公司" * 400
+    text = HEADER_ZH + "E1,短,2022,C1,1,1,1\n" + f"E2,{long_name},2022,C1,1,1,1\n" + "E3,短,2022,C1,1,1,1\n"
+    path = tmp_path / "long.csv"
+    path.write_bytes(text.encode("gb18030"))
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 1 << 12)
+    used: list[bool] = []
+    kernel = readers._compiled_gb18030_copy
+    monkeypatch.setattr(readers, "_compiled_gb18030_copy", lambda *a: used.append(kernel(*a)) or used[-1])
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.read_text("utf-8") == text
+    # the first chunk ends after the first line, the second 4096 bytes into the long line
+    between = (4096 - len("E2,") - cut) % 2 == 0  # the long name's characters take two bytes each
+    assert used == [between]
+
+
+def test_a_file_that_cannot_be_mapped_is_transcoded_by_the_codec(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "gb.csv"
+    path.write_bytes(TEXT.encode("gb18030"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("mmap not supported here")
+
+    monkeypatch.setattr(readers.mmap, "mmap", refuse)
+    found: dict[str, bool | str] = {}
+    with readers.utf8_copy(path, "gb18030", found=found) as utf8:
+        assert utf8.read_text("utf-8") == TEXT
+    assert "sha256" not in found  # the store then hashes the file itself
