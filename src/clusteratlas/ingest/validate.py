@@ -97,12 +97,6 @@ _HALF_DIGITS = "0123456789.,-+"
 _DUCK = {"string": "VARCHAR", "Int64": "BIGINT", "Float64": "DOUBLE", "boolean": "BOOLEAN"}
 
 LEDGER_COLUMNS = ("row", "status", "reason", "detail", "original")
-def _rownum(alias: str = "") -> str:
-    """A parsed row's record number: rows of a file with no rejected records are numbered by
-    position only when a number is needed (``_row`` is left missing for them), the others carry
-    theirs."""
-    a = f"{alias}." if alias else ""
-    return f"coalesce({a}{ROW}, {a}rowid + 1)"
 
 
 # In-range swapped coordinates (see _swaps_near_the_seat): farther than this from the region's
@@ -206,6 +200,10 @@ class _Plan:
         self.src = {canonical: source for source, canonical in colmap.items()}
         self.colmap = dict(colmap)
         self.columns = list(columns)  # every source column, in source order
+        # whether the table of parsed rows has ``_row`` and ``_malformed``: a file's first pass
+        # leaves them out (a column costs ~30 ms to add to 5M rows), and they are added only
+        # when the file has records that could not be split (see _parse_file)
+        self.numbered = True
         # One SELECT level per stage, each adding columns computed from the previous ones:
         self.stage0: list[str] = []   # r_* raw numeric text, tt_* trimmed text
         self.stage1: list[str] = []   # t_* text (missing markers as NULL), v0_* plain casts
@@ -341,7 +339,16 @@ class _Plan:
             "'lon/lat: (' || t_lon || ', ' || t_lat || ') outside ±180°/±90° or the (0, 0) "
             "placeholder'"))
 
-    def original_sql(self) -> str:
+    def rownum(self) -> str:
+        """A parsed row's record number: rows of a file with no rejected records are numbered
+        by position when a number is needed, the others carry theirs in ``_row``."""
+        return f"coalesce({ROW}, rowid + 1)" if self.numbered else "rowid + 1"
+
+    def malformed(self) -> str:
+        """A parsed row's raw line when it could not be split (see :attr:`numbered`)."""
+        return MALFORMED if self.numbered else "NULL::VARCHAR"
+
+    def original_sql(self, parsed: bool = False) -> str:
         """JSON of a parsed row's source values (keyed by the source's column names), or of its
         raw line when it could not be split; valid before any later step changes the row.
 
@@ -357,6 +364,8 @@ class _Plan:
             else:
                 values.append(f"{_lit(c)}, _o{i}")
         obj = f"json_object({', '.join(values)})" if values else "json_object()"
+        if parsed and not self.numbered:  # no row of parsed is a raw line
+            return f"CAST({obj} AS VARCHAR)"
         return (f"CAST(CASE WHEN {MALFORMED} IS NOT NULL THEN json_object('_line', {MALFORMED}) "
                 f"ELSE {obj} END AS VARCHAR)")
 
@@ -459,11 +468,20 @@ class _Plan:
         """
 
     def add_left_out(self, con: duckdb.DuckDBPyConnection, parsed: str, file: bool = False) -> None:
-        """Add the columns :meth:`fast_sql` left out to the table it filled, all missing."""
-        cols = [(ROW, "BIGINT"), (MALFORMED, "VARCHAR")] if file else []
-        cols += [(c.name, _DUCK[c.dtype]) for c in self.spec.columns if c.name not in self.src]
-        for name, dtype in cols:
-            con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(name)} {dtype}")
+        """Add the canonical columns :meth:`fast_sql` left out to the table it filled, all
+        missing; a file's first pass leaves ``_row`` and ``_malformed`` out as well (see
+        :attr:`numbered` and :meth:`add_numbers`)."""
+        self.numbered = not file
+        for c in self.spec.columns:
+            if c.name not in self.src:
+                con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(c.name)} {_DUCK[c.dtype]}")
+
+    def add_numbers(self, con: duckdb.DuckDBPyConnection, parsed: str) -> None:
+        """Add ``_row`` and ``_malformed`` (missing) to a file's table of parsed rows."""
+        if not self.numbered:
+            con.execute(f"ALTER TABLE {parsed} ADD COLUMN {ROW} BIGINT")
+            con.execute(f"ALTER TABLE {parsed} ADD COLUMN {MALFORMED} VARCHAR")
+            self.numbered = True
 
     def underscore_sql(self, parsed: str) -> str:
         """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
@@ -513,8 +531,9 @@ class _Plan:
         return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
-            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT {_rownum()} AS {ROW}, "
-            f"rowid AS {_q(rid)}, {MALFORMED}{source}{values} FROM {parsed} WHERE status IS NULL",
+            f"CREATE OR REPLACE TEMP TABLE {slow}_raw AS SELECT {self.rownum()} AS {ROW}, "
+            f"rowid AS {_q(rid)}, {self.malformed()} AS {MALFORMED}{source}{values} "
+            f"FROM {parsed} WHERE status IS NULL",
             f"CREATE OR REPLACE TEMP TABLE {slow} AS {self.parse_sql(f'{slow}_raw', self.carried())}",
         ]
 
@@ -702,10 +721,11 @@ def run_validation(
         f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} "
         f"WHERE status <> 'quarantined'"
     )
+    # a view: its readers (the store's insert, a frame) read it once each, in order of "row"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {prefix}_ledger AS
+        f"""CREATE OR REPLACE TEMP VIEW {prefix}_ledger AS
         SELECT {ROW} AS "row", status, reason, detail, original
-        FROM {touched.name} WHERE status <> 'accepted' ORDER BY 1"""
+        FROM {touched.name} WHERE status <> 'accepted'"""
     )
     rows_read = scalar(con, f"SELECT count(*) FROM {parsed}")
     counts = con.sql(
@@ -741,7 +761,8 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
     # the table keeps the records in file order, so a record's number is its position plus the
     # rejected records before it
     if not scalar(con, f"SELECT count(*) FROM {rej}"):
-        return  # numbered by position where needed (_rownum)
+        return  # numbered by position where needed (_Plan.rownum)
+    plan.add_numbers(con, parsed)
     con.execute(
         f"""UPDATE {parsed} AS p SET {ROW} = n.r
         FROM (SELECT g.rowid AS rid, g.rowid + 1 + coalesce(a.k, 0) AS r FROM {parsed} g
@@ -839,8 +860,8 @@ class _Touched:
         # fetched by position: parsed is read only where the rows lie
         self.con.execute(
             f"""INSERT INTO {self.name} BY NAME
-            SELECT rowid AS {_q(self.rid)}, {_rownum()} AS {ROW}, {self._cols}, {KEY_HASH}, status,
-              {self.plan.original_sql()} AS original, {was}
+            SELECT rowid AS {_q(self.rid)}, {self.plan.rownum()} AS {ROW}, {self._cols}, {KEY_HASH},
+              status, {self.plan.original_sql(parsed=True)} AS original, {was}
             FROM {self.parsed} WHERE rowid IN (SELECT rid FROM {new})"""
         )
 
@@ -853,7 +874,7 @@ class _Touched:
             f"""CREATE OR REPLACE TEMP VIEW {view} AS
             SELECT {_q(self.rid)} AS {ROWID}, {ROW}, {self._cols}, {KEY_HASH}, status FROM {self.name}
             UNION ALL
-            SELECT rowid, {_rownum()}, {self._cols}, {KEY_HASH}, status FROM {self.parsed}
+            SELECT rowid, {self.plan.rownum()}, {self._cols}, {KEY_HASH}, status FROM {self.parsed}
             WHERE status = 'accepted' AND rowid NOT IN (SELECT {_q(self.rid)} FROM {self.name})"""
         )
         return view
@@ -1048,7 +1069,7 @@ def validate(
         out = run_validation(con, '"raw"', columns, table, mapping, valid_industries, regions,
                              locate)
         clean = con.sql(f"SELECT * FROM {out.clean}").df()
-        ledger = con.sql(f"SELECT * FROM {out.ledger}").df()
+        ledger = con.sql(f'SELECT * FROM {out.ledger} ORDER BY "row"').df()
     finally:
         con.close()
     return ValidationResult(

@@ -384,7 +384,7 @@ class Atlas:
                 f"INSERT INTO {_q(spec.name)} ({names}, {LOAD_ID}) "
                 f"SELECT {names}, {_lit(load_id)} FROM {clean}",
                 f"INSERT INTO ledger SELECT {_lit(load_id)}, {_lit(spec.name)}, {_lit(source)}, "
-                f'"row", status, reason, detail, original FROM {ledger}',
+                f'"row", status, reason, detail, original FROM {ledger} ORDER BY "row"',
             ):
                 con.execute(stmt)
             _record_load(con, load_id, spec.name, source, digest,
