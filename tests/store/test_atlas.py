@@ -265,3 +265,26 @@ def test_digit_separators_in_a_file_are_not_numbers(atlas: Atlas, tmp_path: Path
         "企业代码": "E2", "企业名称": "乙", "年份": "2022", "行业代码": "C1", "从业人数": "1_000"}
     stored = atlas.table("establishments")
     assert stored["est_id"].tolist() == ["E1", "E4"] and stored["name"].iloc[0] == "甲_分厂"
+
+
+def test_a_store_with_text_load_ids_is_upgraded_when_opened(tmp_path: Path) -> None:
+    # stores written before the per-row load id became an integer kept it as its hex text
+    with Atlas.init(tmp_path / "p") as store:
+        first = store.load(_file(tmp_path))
+        for name in schema.TABLES:
+            store.con.execute(f"ALTER TABLE {name} ALTER COLUMN _load_id SET DATA TYPE VARCHAR "
+                              f"USING printf('%016x', _load_id)")
+        assert store.query("SELECT DISTINCT _load_id FROM establishments")["_load_id"].tolist() == [first.load_id]
+    with Atlas(tmp_path / "p") as store:
+        types = store.query("SELECT DISTINCT data_type FROM duckdb_columns() WHERE column_name = '_load_id'")
+        assert types["data_type"].tolist() == ["UBIGINT"]
+        key = store.query("SELECT DISTINCT printf('%016x', _load_id) AS k FROM establishments")["k"]
+        assert key.tolist() == [first.load_id]
+        # the upgraded rows still belong to their load: a reload replaces them, a drop removes them
+        again = store.load(_file(tmp_path))
+        assert again.replaced and len(store.table("establishments")) == 2
+        other = store.load(_file(tmp_path, CSV.replace("E1,", "E7,"), name="other.csv"))
+        assert other.counts.set_index("reason").loc["exact_duplicate", "count"] == 1  # E2
+        assert f"firms.csv (load {first.load_id})" in store.ledger(other.load_id)["detail"].str.cat()
+        assert store.drop_load(first.load_id) == 2
+        assert store.table("establishments")["est_id"].tolist() == ["E7"]
