@@ -348,21 +348,28 @@ class _Plan:
         """A parsed row's raw line when it could not be split (see :attr:`numbered`)."""
         return MALFORMED if self.numbered else "NULL::VARCHAR"
 
+    def _text(self, column: str) -> str | None:
+        """The canonical text column that source column ``column`` fills, if it is one."""
+        canonical = self.colmap.get(column)
+        return canonical if canonical is not None and self.spec.column(canonical).dtype == "string" else None
+
     def original_sql(self, parsed: bool = False) -> str:
         """JSON of a parsed row's source values (keyed by the source's column names), or of its
         raw line when it could not be split; valid before any later step changes the row.
 
         The source text is kept beside the typed values as one ``_o{i}`` column per source
-        column. The first pass keeps a text column's only where it differs from the stored
-        value (trimmed, a missing marker, folded), so a clean row costs a missing value there:
-        the stored value stands in for it."""
+        column, except where a source column fills a canonical text column: the first pass
+        stores that text as it is, so the stored value is the source text until the verdicts
+        are written back (``parsed=True``: read from the table of parsed rows)."""
         values = []
         for i, c in enumerate(self.columns):
-            canonical = self.colmap.get(c)
-            if canonical is not None and self.spec.column(canonical).dtype == "string":
-                values.append(f"{_lit(c)}, coalesce(_o{i}, {_q(canonical)})")
-            else:
+            text = self._text(c)
+            if text is None:
                 values.append(f"{_lit(c)}, _o{i}")
+            elif parsed:
+                values.append(f"{_lit(c)}, {_q(text)}")
+            else:
+                values.append(f"{_lit(c)}, coalesce(_o{i}, {_q(text)})")
         obj = f"json_object({', '.join(values)})" if values else "json_object()"
         if parsed and not self.numbered:  # no row of parsed is a raw line
             return f"CAST({obj} AS VARCHAR)"
@@ -441,14 +448,8 @@ class _Plan:
             lat = "f_lat" if "lat" in self.src else "NULL::DOUBLE"
             fails.append(f"({lon} IS NULL) <> ({lat} IS NULL)")
             fails.append(f"abs({lon}) > 180 OR abs({lat}) > 90 OR ({lon} = 0 AND {lat} = 0)")
-        kept = []
-        for i, c in enumerate(self.columns):
-            canonical = self.colmap.get(c)
-            if canonical is not None and spec.column(canonical).dtype == "string":
-                # a clean text value is the stored value itself (see original_sql)
-                kept.append(f"CASE WHEN _fast THEN NULL ELSE _o{i} END AS _o{i}")
-            else:
-                kept.append(f"_o{i}")
+        # a text value is stored as it is, so it is its own source text (see original_sql)
+        kept = [f"_o{i}" for i, c in enumerate(self.columns) if self._text(c) is None]
         source = "".join(f", CAST({_q(c)} AS VARCHAR) AS _o{i}" for i, c in enumerate(self.columns))
         fast = "CASE " + " ".join(f"WHEN {x} THEN false" for x in fails) + " ELSE true END"
         # every row gets the values its source text has as it is: right for a clean row, and
@@ -485,22 +486,16 @@ class _Plan:
 
     def underscore_sql(self, parsed: str) -> str:
         """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
-        one of their numbers holds a ``_``; their text values get back the source text that the
-        first pass left out (it was the stored value)."""
+        one of their numbers holds a ``_`` (their text values are their source text as stored)."""
         spec = self.spec
-        numeric, text = [], []
+        numeric = []
         for i, c in enumerate(self.columns):
             canonical = self.colmap.get(c)
-            if canonical is None:
-                continue
-            dtype = spec.column(canonical).dtype
-            if dtype in ("Float64", "Int64"):
+            if canonical is not None and spec.column(canonical).dtype in ("Float64", "Int64"):
                 numeric.append(f"contains(_o{i}, '_')")
-            elif dtype == "string":
-                text.append(f"_o{i} = coalesce(_o{i}, {_q(canonical)})")
         if not numeric:
             return ""
-        return (f"UPDATE {parsed} SET status = NULL{''.join(', ' + t for t in text)} "
+        return (f"UPDATE {parsed} SET status = NULL "
                 f"WHERE status = 'accepted' AND ({' OR '.join(numeric)})")
 
     def _was(self) -> str:
@@ -523,7 +518,8 @@ class _Plan:
         reason, detail and source values (``original``) by the full rules of
         :meth:`parse_sql`, in table ``slow`` (``_row`` is the record number; see
         :meth:`carried` for the rest): the table that :class:`_Touched` keeps."""
-        source = "".join(f", _o{i} AS {_q(c)}" for i, c in enumerate(self.columns))
+        source = "".join(f", {_q(self._text(c) or f'_o{i}')} AS {_q(c)}"
+                         for i, c in enumerate(self.columns))
         # the first pass's values come along, so that the verdicts tell which columns the
         # full rules changed without another pass over the whole table
         rid, *was = self.carried()
