@@ -288,3 +288,21 @@ def test_a_store_with_text_load_ids_is_upgraded_when_opened(tmp_path: Path) -> N
         assert f"firms.csv (load {first.load_id})" in store.ledger(other.load_id)["detail"].str.cat()
         assert store.drop_load(first.load_id) == 2
         assert store.table("establishments")["est_id"].tolist() == ["E7"]
+
+
+def test_a_file_without_coordinates_is_located_into_columns_it_lacks(atlas: Atlas, tmp_path: Path) -> None:
+    # lon, lat and location_approx are not in the file: the located values still reach the store
+    path = _file(tmp_path, "企业代码,年份,行业代码,行政区划代码\nE1,2022,C1,320505\nE2,2022,C1,999999\nE3,2022,C1,\n",
+                 encoding="utf-8")
+
+    def locate(rows: pd.DataFrame) -> pd.DataFrame:
+        hit = rows["region_code"] == "320505"
+        return pd.DataFrame({"_row": rows["_row"], "lon": hit.map({True: 120.57, False: None}),
+                             "lat": hit.map({True: 31.30, False: None})})
+
+    report = atlas.load(path, locate=locate)
+    assert report.counts.set_index("reason")["count"].to_dict() == {
+        "": 1, "located_approx": 1, "unresolved_location": 1}
+    table = atlas.table("establishments").set_index("est_id")
+    assert table.loc["E1", ["lon", "lat", "location_approx"]].tolist() == [120.57, 31.30, True]
+    assert pd.isna(table.loc["E3", "lon"]) and pd.isna(table.loc["E3", "location_approx"])

@@ -204,6 +204,9 @@ class _Plan:
         # leaves them out (a column costs ~30 ms to add to 5M rows), and they are added only
         # when the file has records that could not be split (see _parse_file)
         self.numbered = True
+        # the canonical columns the table of parsed rows has: those the source fills; another
+        # is added (all missing) only when a step is about to read or write it there
+        self.present = set(self.src)
         # One SELECT level per stage, each adding columns computed from the previous ones:
         self.stage0: list[str] = []   # r_* raw numeric text, tt_* trimmed text
         self.stage1: list[str] = []   # t_* text (missing markers as NULL), v0_* plain casts
@@ -396,8 +399,9 @@ class _Plan:
         Columns that are missing in every row at this stage are left out (each would cost as
         much to write as a column of values): ``reason`` and ``detail``, canonical columns
         with no source column, and, for a file (``file=True``: records are numbered and the
-        unsplittable ones added later), ``_row`` and ``_malformed``. :meth:`add_left_out`
-        adds them to the table afterwards, which costs nothing per row.
+        unsplittable ones added later), ``_row`` and ``_malformed``. They are read as missing
+        (:meth:`col`, :meth:`rownum`) and added to the table only when a step writes or reads
+        them there (:meth:`ensure`, :meth:`add_numbers`).
         """
         spec = self.spec
         index = {c: i for i, c in enumerate(self.columns)}
@@ -468,14 +472,33 @@ class _Plan:
         FROM f2
         """
 
-    def add_left_out(self, con: duckdb.DuckDBPyConnection, parsed: str, file: bool = False) -> None:
-        """Add the canonical columns :meth:`fast_sql` left out to the table it filled, all
-        missing; a file's first pass leaves ``_row`` and ``_malformed`` out as well (see
-        :attr:`numbered` and :meth:`add_numbers`)."""
+    def parsed_by(self, file: bool) -> None:
+        """Record what the table of parsed rows has after :meth:`fast_sql`: ``_row`` and
+        ``_malformed`` unless it read a file (see :attr:`numbered`), and the canonical columns
+        the source fills (see :meth:`col` and :meth:`ensure`)."""
         self.numbered = not file
-        for c in self.spec.columns:
-            if c.name not in self.src:
-                con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(c.name)} {_DUCK[c.dtype]}")
+        self.present = set(self.src)
+
+    def col(self, name: str) -> str:
+        """Canonical column ``name`` as read from the table of parsed rows (no alias)."""
+        if name in self.present:
+            return _q(name)
+        return f"NULL::{_DUCK[self.spec.column(name).dtype]}"
+
+    def cols(self, names: Iterable[str] | None = None, prefix: str = "") -> str:
+        """``col(c) AS prefix + c`` for each canonical column (all by default)."""
+        return ", ".join(f"{self.col(c)} AS {_q(prefix + c)}"
+                         for c in (self.spec.names if names is None else names))
+
+    def ensure(self, con: duckdb.DuckDBPyConnection, parsed: str, names: Iterable[str]) -> None:
+        """Add to the table of parsed rows (all missing) the canonical columns ``names`` that
+        it does not have: each costs ~30 ms on 5M rows, so only a step that reads or writes
+        one there adds it."""
+        for name in names:
+            if name not in self.present:
+                dtype = _DUCK[self.spec.column(name).dtype]
+                con.execute(f"ALTER TABLE {parsed} ADD COLUMN {_q(name)} {dtype}")
+                self.present.add(name)
 
     def add_numbers(self, con: duckdb.DuckDBPyConnection, parsed: str) -> None:
         """Add ``_row`` and ``_malformed`` (missing) to a file's table of parsed rows."""
@@ -483,6 +506,9 @@ class _Plan:
             con.execute(f"ALTER TABLE {parsed} ADD COLUMN {ROW} BIGINT")
             con.execute(f"ALTER TABLE {parsed} ADD COLUMN {MALFORMED} VARCHAR")
             self.numbered = True
+        # the canonical columns the table of parsed rows has: those the source fills; another
+        # is added (all missing) only when a step is about to read or write it there
+        self.present = set(self.src)
 
     def underscore_sql(self, parsed: str) -> str:
         """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
@@ -523,7 +549,7 @@ class _Plan:
         # the first pass's values come along, so that the verdicts tell which columns the
         # full rules changed without another pass over the whole table
         rid, *was = self.carried()
-        values = "".join(f", {_q(c)} AS {_q(w)}" for c, w in zip(self.spec.names, was, strict=True))
+        values = "".join(f", {self.col(c)} AS {_q(w)}" for c, w in zip(self.spec.names, was, strict=True))
         return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
@@ -669,7 +695,7 @@ def run_validation(
     parsed, dups = f"{prefix}_parsed", f"{prefix}_dups"
     if source is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {plan.fast_sql(raw)}")
-        plan.add_left_out(con, parsed)
+        plan.parsed_by(file=False)
     else:
         _parse_file(con, plan, raw, parsed, source, underscores is None)
         if underscores is not None and underscores() and (fix := plan.underscore_sql(parsed)):
@@ -686,6 +712,7 @@ def run_validation(
             continue
         reason = "unknown_industry" if column == "industry" else "unknown_region"
         unknown = f"{column} IS NOT NULL AND {column} NOT IN (SELECT code FROM {codes})"
+        touched.ensure([column])
         touched.take(f"SELECT rowid FROM {parsed} WHERE status = 'accepted' AND {unknown}")
         con.execute(
             f"""UPDATE {touched.name} SET status = 'quarantined', reason = {_lit(reason)},
@@ -712,9 +739,8 @@ def run_validation(
     # Every verdict is written into parsed in one UPDATE (it keeps every row where it is), so
     # that the clean rows come out in input order with a plain filter, no sort.
     touched.write_back()
-    names = ", ".join(_q(c) for c in spec.names)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {names} FROM {parsed} "
+        f"CREATE OR REPLACE TEMP VIEW {prefix}_clean AS SELECT {plan.cols()} FROM {parsed} "
         f"WHERE status <> 'quarantined'"
     )
     # a view: its readers (the store's insert, a frame) read it once each, in order of "row"
@@ -751,7 +777,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, plan: _Plan, raw: str, parsed: s
         lines = str(exc).strip().splitlines()
         raise InputError(f"{source.info.path.name}: cannot read as a delimited table: "
                          f"{lines[0] if lines else type(exc).__name__}") from None
-    plan.add_left_out(con, parsed, file=True)
+    plan.parsed_by(file=True)
     n_ok = int(scalar(con, f"SELECT count(*) FROM {parsed}"))  # type: ignore[call-overload]
     rej = source.rejected(con, n_ok)
     # the table keeps the records in file order, so a record's number is its position plus the
@@ -802,6 +828,7 @@ def _swaps_near_the_seat(con: duckdb.DuckDBPyConnection, touched: _Touched,
                 f"WHERE {kept} AND g.lon IS NOT NULL AND g.lat IS NOT NULL AND abs(g.lon) <= 90")
 
     swap = f"c.given > {SWAP_FAR_KM} AND c.swapped < {SWAP_NEAR_KM}"
+    touched.ensure(["lon", "lat", "region_code"])
     try:
         accepted = distances(touched.parsed, "rowid", "g.status = 'accepted'")
         touched.take(f"SELECT c.rid FROM ({accepted}) c WHERE {swap}")
@@ -843,6 +870,10 @@ class _Touched:
         self.rid, *self._was = plan.carried()
         self._cols = ", ".join(_q(c) for c in plan.spec.names)
 
+    def ensure(self, names: Iterable[str]) -> None:
+        """Give ``parsed`` the canonical columns ``names`` before a step reads them there."""
+        self.plan.ensure(self.con, self.parsed, names)
+
     def take(self, rows: str) -> None:
         """Bring in, as they are, the rows of ``parsed`` at the positions that the SQL ``rows``
         gives (one column) and that are not here yet."""
@@ -852,12 +883,13 @@ class _Touched:
             f"WHERE rid NOT IN (SELECT {_q(self.rid)} FROM {self.name})")
         if not scalar(self.con, f"SELECT count(*) FROM {new}"):
             return
-        was = ", ".join(f"{_q(c)} AS {_q(w)}" for c, w in zip(self.plan.spec.names, self._was, strict=True))
+        plan = self.plan
+        was = ", ".join(f"{plan.col(c)} AS {_q(w)}" for c, w in zip(plan.spec.names, self._was, strict=True))
         # fetched by position: parsed is read only where the rows lie
         self.con.execute(
             f"""INSERT INTO {self.name} BY NAME
-            SELECT rowid AS {_q(self.rid)}, {self.plan.rownum()} AS {ROW}, {self._cols}, {KEY_HASH},
-              status, {self.plan.original_sql(parsed=True)} AS original, {was}
+            SELECT rowid AS {_q(self.rid)}, {plan.rownum()} AS {ROW}, {plan.cols()}, {KEY_HASH},
+              status, {plan.original_sql(parsed=True)} AS original, {was}
             FROM {self.parsed} WHERE rowid IN (SELECT rid FROM {new})"""
         )
 
@@ -870,7 +902,7 @@ class _Touched:
             f"""CREATE OR REPLACE TEMP VIEW {view} AS
             SELECT {_q(self.rid)} AS {ROWID}, {ROW}, {self._cols}, {KEY_HASH}, status FROM {self.name}
             UNION ALL
-            SELECT rowid, {self.plan.rownum()}, {self._cols}, {KEY_HASH}, status FROM {self.parsed}
+            SELECT rowid, {self.plan.rownum()}, {self.plan.cols()}, {KEY_HASH}, status FROM {self.parsed}
             WHERE status = 'accepted' AND rowid NOT IN (SELECT {_q(self.rid)} FROM {self.name})"""
         )
         return view
@@ -884,6 +916,7 @@ class _Touched:
                 f"count(*) FILTER (WHERE {_q(w)} IS DISTINCT FROM {_q(c)})"
                 for c, w in zip(names, self._was, strict=True))
             + f" FROM {self.name} WHERE status <> 'quarantined'").fetchall()[0]
+        self.plan.ensure(self.con, self.parsed, [c for c, n in zip(names, counts, strict=True) if n])
         changed = "".join(
             f", {_q(c)} = CASE WHEN t.status <> 'quarantined' AND p.{_q(c)} IS DISTINCT FROM "
             f"t.{_q(c)} THEN t.{_q(c)} ELSE p.{_q(c)} END"
@@ -981,6 +1014,7 @@ def _apply_locate(con: duckdb.DuckDBPyConnection, touched: _Touched, locate: Loc
     addr = "address" if has_addr else "NULL::VARCHAR AS address"
     unplaced = ("lon IS NULL AND lat IS NULL AND (region_code IS NOT NULL"
                 + (" OR address IS NOT NULL)" if has_addr else ")"))
+    touched.ensure(["lon", "lat", "region_code", *(["address"] if has_addr else [])])
     touched.take(f"SELECT rowid FROM {touched.parsed} WHERE status = 'accepted' AND {unplaced}")
     need = con.sql(
         f"SELECT {ROW}, region_code, {addr} FROM {touched.name} "
