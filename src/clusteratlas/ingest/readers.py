@@ -25,7 +25,6 @@ Two bookkeeping columns are added to every raw frame or relation:
 from __future__ import annotations
 
 import codecs
-import functools
 import hashlib
 import itertools
 import mmap
@@ -43,11 +42,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
-import numba
 import numpy as np
 import pandas as pd
 
 from clusteratlas.errors import InputError
+from clusteratlas.ingest import gb18030_kernel
 
 ROW = "_row"
 MALFORMED = "_malformed"
@@ -166,103 +165,6 @@ def _sniff_delimiter(header: str, suffix: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-@functools.cache
-def _gb18030_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Code points of every 2-byte GB18030 sequence (index ``(b1-0x81)*191 + b2-0x40``) and of
-    every 4-byte sequence with a lead byte up to 0x84 (the BMP part; index as in
-    :func:`_gb18030_to_utf8`), -1 where invalid, read off Python's own codec so that the kernel
-    decodes exactly as it does (once per process, a few milliseconds)."""
-    two_seqs = [bytes((b1, b2)) if b2 != 0x7F else b"\x80\x80"
-                for b1 in range(0x81, 0xFF) for b2 in range(0x40, 0xFF)]
-    four_seqs = [bytes((b1, b2, b3, b4)) for b1 in range(0x81, 0x85) for b2 in range(0x30, 0x3A)
-                 for b3 in range(0x81, 0xFF) for b4 in range(0x30, 0x3A)]
-    return _code_points(two_seqs), _code_points(four_seqs)
-
-
-def _code_points(seqs: list[bytes]) -> np.ndarray:
-    """The code point each byte sequence decodes to as GB18030, or -1. Decoded in one call, one
-    sequence a line: with ``surrogateescape`` an undecodable byte becomes a lone surrogate, so a
-    line is valid exactly when it is one character that is not a surrogate."""
-    lines = b"\n".join(seqs).decode("gb18030", errors="surrogateescape").split("\n")
-    if len(lines) != len(seqs):  # pragma: no cover - 0x0A never occurs inside a sequence
-        raise AssertionError("GB18030 table: sequences and lines do not align")
-    return np.array([ord(t) if len(t) == 1 and not 0xD800 <= ord(t) <= 0xDFFF else -1
-                     for t in lines], dtype=np.int32)
-
-
-@numba.njit(cache=True, nogil=True)
-def _gb18030_to_utf8(src: np.ndarray, two: np.ndarray, four: np.ndarray,
-                     out: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
-    """Transcode GB18030 bytes to UTF-8 into ``out`` (at least 1.5 x ``len(src)`` bytes).
-
-    Returns (bytes written, -1), or (bytes written, offset of the first sequence it does not
-    decode): the caller then leaves the file to Python's codec, which names the error. Valid
-    4-byte sequences with lead 0x90-0xE3 are U+10000 + their linear index (GB 18030-2005, 9.3;
-    checked against Python's codec for all 1,058,400 of them).
-
-    Positions are unsigned, so that no access checks for a negative (wrapped-around) index:
-    0.47 -> 0.30 s per 435 MB. The arithmetic on them uses unsigned constants only (unsigned
-    and signed integers would meet as floats).
-    """
-    n = np.uint64(src.shape[0])
-    i = np.uint64(0)
-    j = np.uint64(0)
-    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-    while i < n:
-        b = src[i]
-        if b < 0x80:
-            out[j] = b
-            i += u1
-            j += u1
-            continue
-        if b == 0x80 or b == 0xFF or i + u1 >= n:
-            return np.int64(j), np.int64(i)
-        b2 = src[i + u1]
-        if 0x30 <= b2 <= 0x39:
-            if i + u3 >= n:
-                return np.int64(j), np.int64(i)
-            b3 = src[i + u2]
-            b4 = src[i + u3]
-            if b3 < 0x81 or b3 > 0xFE or b4 < 0x30 or b4 > 0x39:
-                return np.int64(j), np.int64(i)
-            if b <= 0x84:
-                cp = four[(((b - 0x81) * 10 + b2 - 0x30) * 126 + b3 - 0x81) * 10 + b4 - 0x30]
-            elif 0x90 <= b <= 0xE3:
-                cp = 0x10000 + (((b - 0x90) * 10 + b2 - 0x30) * 126 + b3 - 0x81) * 10 + b4 - 0x30
-                if cp > 0x10FFFF:
-                    return np.int64(j), np.int64(i)
-            else:
-                return np.int64(j), np.int64(i)
-            step = u4
-        elif 0x40 <= b2 <= 0xFE and b2 != 0x7F:
-            cp = two[(b - 0x81) * 191 + b2 - 0x40]
-            step = u2
-        else:
-            return np.int64(j), np.int64(i)
-        if cp < 0:
-            return np.int64(j), np.int64(i)
-        if cp < 0x80:
-            out[j] = cp
-            j += u1
-        elif cp < 0x800:
-            out[j] = 0xC0 | (cp >> 6)
-            out[j + u1] = 0x80 | (cp & 0x3F)
-            j += u2
-        elif cp < 0x10000:
-            out[j] = 0xE0 | (cp >> 12)
-            out[j + u1] = 0x80 | ((cp >> 6) & 0x3F)
-            out[j + u2] = 0x80 | (cp & 0x3F)
-            j += u3
-        else:
-            out[j] = 0xF0 | (cp >> 18)
-            out[j + u1] = 0x80 | ((cp >> 12) & 0x3F)
-            out[j + u2] = 0x80 | ((cp >> 6) & 0x3F)
-            out[j + u3] = 0x80 | (cp & 0x3F)
-            j += u4
-        i += step
-    return np.int64(j), np.int64(-1)
-
-
 def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
                            found: dict[str, bool | str] | None = None) -> bool:
     """Transcode GB18030 ``path`` into ``dst`` with the compiled kernel, in line-aligned chunks
@@ -279,7 +181,7 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     ``found["sha256"]`` is the SHA-256 of the source's bytes (hashed on the way, so the file
     need not be read a second time to name the load).
     """
-    two, four = _gb18030_tables()
+    gb18030_kernel.prepare()  # here, not in the first two decoding threads at once
     size = path.stat().st_size
     digest = hashlib.sha256()
     underscore = False
@@ -310,7 +212,7 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
                 cut = (mm.rfind(b"\n", start, end) + 1 or end) if end < size else end
                 mid = mm.rfind(b"\n", start, start + (cut - start) // 2) + 1 or cut
                 raw = raws[k % 2]
-                halves = [decoders.submit(_gb18030_to_utf8, part, two, four,
+                halves = [decoders.submit(gb18030_kernel.gb18030_to_utf8, part,
                                           np.frombuffer(r, dtype=np.uint8))
                           for part, r in zip((src[start:mid], src[mid:cut]), raw, strict=True)]
                 digest.update(view[start:cut])
