@@ -324,3 +324,17 @@ def test_a_file_that_cannot_be_mapped_is_transcoded_by_the_codec(tmp_path: Path,
     with readers.utf8_copy(path, "gb18030", found=found) as utf8:
         assert utf8.read_text("utf-8") == TEXT
     assert "sha256" not in found  # the store then hashes the file itself
+
+
+def test_without_the_compiled_kernel_the_codec_transcodes(tmp_path: Path, monkeypatch) -> None:
+    # llvmlite failing to compile (say, an unknown CPU) must not stop a GB18030 load
+    from clusteratlas.ingest import gb18030_kernel
+
+    def fail() -> None:
+        raise RuntimeError("no target for this CPU")
+
+    monkeypatch.setattr(gb18030_kernel, "prepare", fail)
+    path = tmp_path / "gb.csv"
+    path.write_bytes(TEXT.encode("gb18030"))
+    with readers.utf8_copy(path, "gb18030") as utf8:
+        assert utf8.read_text("utf-8") == TEXT

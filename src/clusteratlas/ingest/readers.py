@@ -181,7 +181,10 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     ``found["sha256"]`` is the SHA-256 of the source's bytes (hashed on the way, so the file
     need not be read a second time to name the load).
     """
-    gb18030_kernel.prepare()  # here, not in the first two decoding threads at once
+    try:
+        gb18030_kernel.prepare()  # here, not in the first two decoding threads at once
+    except Exception:  # no native code generator here: Python's codec transcodes
+        return False
     size = path.stat().st_size
     digest = hashlib.sha256()
     underscore = False
