@@ -506,9 +506,6 @@ class _Plan:
             con.execute(f"ALTER TABLE {parsed} ADD COLUMN {ROW} BIGINT")
             con.execute(f"ALTER TABLE {parsed} ADD COLUMN {MALFORMED} VARCHAR")
             self.numbered = True
-        # the canonical columns the table of parsed rows has: those the source fills; another
-        # is added (all missing) only when a step is about to read or write it there
-        self.present = set(self.src)
 
     def underscore_sql(self, parsed: str) -> str:
         """``UPDATE`` that reopens the rows a first pass without the ``_`` test accepted although
