@@ -331,12 +331,14 @@ class Atlas:
         key = _load_key(load_id)
         if not scalar(con, f"SELECT count(*) FROM {_q(spec.name)} WHERE {LOAD_ID} <> {key}"):
             return None
-        hex_id = _LOAD_HEX.format(f"t.{LOAD_ID}")
+        # the key is computed on the loads' side of the join, not for each stored row
+        hex_id = f"coalesce(l.load_id, {_LOAD_HEX.format(f't.{LOAD_ID}')})"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _existing AS SELECT t.*, "
             f"coalesce(l.source, {hex_id}) || ' (load ' || {hex_id} || ')' AS source "
-            f"FROM {_q(spec.name)} t LEFT JOIN loads l ON l.load_id = {hex_id} "
-            f"WHERE t.{LOAD_ID} <> {key}"
+            f"FROM {_q(spec.name)} t LEFT JOIN "
+            f"(SELECT load_id, source, TRY_CAST('0x' || load_id AS UBIGINT) AS k FROM loads) l "
+            f"ON l.k = t.{LOAD_ID} WHERE t.{LOAD_ID} <> {key}"
         )
         return "_existing"
 
