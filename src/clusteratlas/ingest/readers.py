@@ -188,10 +188,6 @@ def _compiled_gb18030_copy(path: Path, dst: BinaryIO, progress: Progress | None,
     size = path.stat().st_size
     digest = hashlib.sha256()
     underscore = False
-    if size == 0:  # nothing to map
-        if found is not None:
-            found["underscore"], found["sha256"] = False, digest.hexdigest()
-        return True
     # the decoded text goes to bytearrays (searched for "_" with no copy), seen through NumPy;
     # a half is at most a chunk, and its UTF-8 at most 1.5 times its bytes (see the kernel)
     raws = [[bytearray(_CHUNK_BYTES * 3 // 2 + 8) for _ in range(2)] for _ in range(2)]

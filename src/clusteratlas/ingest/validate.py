@@ -485,10 +485,9 @@ class _Plan:
             return _q(name)
         return f"NULL::{_DUCK[self.spec.column(name).dtype]}"
 
-    def cols(self, names: Iterable[str] | None = None, prefix: str = "") -> str:
-        """``col(c) AS prefix + c`` for each canonical column (all by default)."""
-        return ", ".join(f"{self.col(c)} AS {_q(prefix + c)}"
-                         for c in (self.spec.names if names is None else names))
+    def cols(self, prefix: str = "") -> str:
+        """``col(c) AS prefix + c`` for every canonical column."""
+        return ", ".join(f"{self.col(c)} AS {_q(prefix + c)}" for c in self.spec.names)
 
     def ensure(self, con: duckdb.DuckDBPyConnection, parsed: str, names: Iterable[str]) -> None:
         """Add to the table of parsed rows (all missing) the canonical columns ``names`` that
@@ -545,8 +544,8 @@ class _Plan:
                          for i, c in enumerate(self.columns))
         # the first pass's values come along, so that the verdicts tell which columns the
         # full rules changed without another pass over the whole table
-        rid, *was = self.carried()
-        values = "".join(f", {self.col(c)} AS {_q(w)}" for c, w in zip(self.spec.names, was, strict=True))
+        rid = self.carried()[0]
+        values = f", {self.cols(prefix=self._was())}"
         return [
             # the open rows are gathered first: parsed where they lie, a few to a vector, every
             # expression of the parse would pay its per-vector cost thousands of times over
@@ -881,7 +880,7 @@ class _Touched:
         if not scalar(self.con, f"SELECT count(*) FROM {new}"):
             return
         plan = self.plan
-        was = ", ".join(f"{plan.col(c)} AS {_q(w)}" for c, w in zip(plan.spec.names, self._was, strict=True))
+        was = plan.cols(prefix=plan._was())
         # fetched by position: parsed is read only where the rows lie
         self.con.execute(
             f"""INSERT INTO {self.name} BY NAME
